@@ -1,0 +1,35 @@
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
+
+// Tests run against package sources (the `@gspkit/source` export condition), never against dist/.
+const conditions = ['@gspkit/source', 'node', 'import', 'module', 'default'];
+
+/** Every workspace with a `test/` folder is one vitest project named after its package. */
+function workspaceProjects(): TestProjectInlineConfiguration[] {
+	const dirs = ['packages', 'apps', 'tools']
+		.flatMap((group) => (existsSync(group) ? readdirSync(group).map((d) => join(group, d)) : []))
+		.concat(['tests']);
+	return dirs
+		.filter((dir) => existsSync(join(dir, 'test')) && existsSync(join(dir, 'package.json')))
+		.map((dir) => ({
+			extends: true,
+			test: {
+				name: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name as string,
+				root: dir,
+				include: ['test/**/*.test.ts'],
+			},
+		}));
+}
+
+export default defineConfig({
+	resolve: { conditions },
+	ssr: { resolve: { conditions, externalConditions: conditions } },
+	test: {
+		projects: workspaceProjects(),
+		environment: 'node',
+		testTimeout: 60_000,
+		hookTimeout: 120_000,
+		pool: 'forks',
+	},
+});
