@@ -1,1 +1,3 @@
+export * from './chips.ts';
+export * from './errors.ts';
 export * from './platform.ts';
