@@ -8,20 +8,9 @@
  * @module
  */
 
-import { InvalidArgumentError, UnsupportedChipError, hex } from './errors.ts';
-
-/** GPU architecture generation. Blackwell spans two architecture codes (0x1a GB10x, 0x1b GB20x). */
-export type Architecture = 'turing' | 'ampere' | 'hopper' | 'ada' | 'blackwell';
-
-/** Architecture code (`NV_PMC_BOOT_42.architecture`) → architecture. */
-export const ARCHITECTURE_CODES: Readonly<Record<number, Architecture>> = Object.freeze({
-	0x16: 'turing',
-	0x17: 'ampere',
-	0x18: 'hopper',
-	0x19: 'ada',
-	0x1a: 'blackwell',
-	0x1b: 'blackwell',
-});
+import { type Architecture, architectureFromCode } from './architecture.ts';
+import { hex, InvalidArgumentError, UnsupportedChipError } from './errors.ts';
+import { NV_PMC_BOOT_0, NV_PMC_BOOT_42 } from './regs/pmc.ts';
 
 /** GPU page-table format: v2 (Pascal…Ada, 5 levels, 49-bit VA) or v3 (Hopper+, PCF encodings). */
 export type MmuFormat = 'v2' | 'v3';
@@ -68,7 +57,7 @@ function chip(
 	gspSignatureSection: GspSignatureSection | null,
 ): ChipInfo {
 	const archCode = chipset >> 4;
-	const architecture = ARCHITECTURE_CODES[archCode];
+	const architecture = architectureFromCode(archCode);
 	if (architecture === undefined) throw new Error(`chip table: bad architecture for ${name}`);
 	return Object.freeze({
 		name,
@@ -185,8 +174,6 @@ export interface Chip {
 	readonly source: 'boot42' | 'boot0';
 }
 
-const field = (v: number, hi: number, lo: number): number => (v >>> lo) & (2 ** (hi - lo + 1) - 1);
-
 /**
  * Identify the GPU from the raw `NV_PMC_BOOT_0` (0x000000) and `NV_PMC_BOOT_42` (0x000a00) values.
  *
@@ -200,41 +187,36 @@ const field = (v: number, hi: number, lo: number): number => (v >>> lo) & (2 ** 
  * @throws UnsupportedChipError (`HAL_UNSUPPORTED_CHIP`, errno ENODEV) naming both raw values in hex.
  */
 export function identifyChip(boot0: number, boot42: number): Chip {
-	const b0 = boot0 >>> 0;
-	const b42 = boot42 >>> 0;
-	const arch0 = field(b0, 28, 24);
-	const arch1 = field(b0, 8, 8);
-	if (arch1 === 0 && arch0 < 0xc) {
+	const b0 = NV_PMC_BOOT_0.from(boot0);
+	const b42 = NV_PMC_BOOT_42.from(boot42);
+	if (b0.isOlderThanFermi()) {
 		throw new UnsupportedChipError(
-			b0,
-			b42,
+			b0.raw,
+			b42.raw,
 			'pre-fermi',
-			`BOOT_0 architecture ${hex(arch0, 2)} is older than Fermi (not a GSP-RM GPU)`,
+			`BOOT_0 architecture ${hex(b0.architectureCode(), 2)} is older than Fermi (not a GSP-RM GPU)`,
 		);
 	}
 	let archCode: number;
 	let implementation: number;
-	let major: number;
-	let minor: number;
+	let revision: Chip['revision'];
 	let source: Chip['source'];
-	if (b42 !== 0) {
-		archCode = field(b42, 29, 24);
-		implementation = field(b42, 23, 20);
-		major = field(b42, 19, 16);
-		minor = field(b42, 15, 12);
+	if (b42.raw !== 0) {
+		archCode = b42.getRaw('architecture');
+		implementation = b42.get('implementation');
+		revision = { major: b42.get('major_revision'), minor: b42.get('minor_revision') };
 		source = 'boot42';
 	} else {
-		archCode = arch0 | (arch1 << 5);
-		implementation = field(b0, 23, 20);
-		major = field(b0, 7, 4);
-		minor = field(b0, 3, 0);
+		archCode = b0.architectureCode();
+		implementation = b0.get('implementation');
+		revision = { major: b0.get('major_revision'), minor: b0.get('minor_revision') };
 		source = 'boot0';
 	}
 	const chipset = (archCode << 4) | implementation;
-	if (ARCHITECTURE_CODES[archCode] === undefined) {
+	if (architectureFromCode(archCode) === undefined) {
 		throw new UnsupportedChipError(
-			b0,
-			b42,
+			b0.raw,
+			b42.raw,
 			'unknown-architecture',
 			`architecture ${hex(archCode, 2)} (chipset ${hex(chipset, 3)}) is not a GSP-RM architecture (Turing or later)`,
 			{ archCode: hex(archCode, 2), chipset: hex(chipset, 3) },
@@ -242,10 +224,16 @@ export function identifyChip(boot0: number, boot42: number): Chip {
 	}
 	const info = BY_CHIPSET.get(chipset);
 	if (info === undefined) {
-		throw new UnsupportedChipError(b0, b42, 'unknown-chipset', `chipset ${hex(chipset, 3)} is not supported`, {
-			archCode: hex(archCode, 2),
-			chipset: hex(chipset, 3),
-		});
+		throw new UnsupportedChipError(
+			b0.raw,
+			b42.raw,
+			'unknown-chipset',
+			`chipset ${hex(chipset, 3)} is not supported`,
+			{
+				archCode: hex(archCode, 2),
+				chipset: hex(chipset, 3),
+			},
+		);
 	}
 	return Object.freeze({
 		name: info.name,
@@ -253,7 +241,7 @@ export function identifyChip(boot0: number, boot42: number): Chip {
 		architecture: info.architecture,
 		archCode,
 		implementation,
-		revision: Object.freeze({ major, minor }),
+		revision: Object.freeze(revision),
 		info,
 		source,
 	});

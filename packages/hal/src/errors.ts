@@ -151,11 +151,15 @@ export class TimeoutError extends GspkitError {
 	readonly lastValue: unknown;
 
 	constructor(what: string, timeoutNs: bigint, lastValue: unknown, options: { cause?: unknown } = {}) {
-		super('HAL_TIMEOUT', `timed out after ${formatNs(timeoutNs)} waiting for ${what} (last value: ${describe(lastValue)})`, {
-			errno: 'ETIMEDOUT',
-			details: { what, timeoutNs: timeoutNs.toString(), lastValue },
-			...(options.cause === undefined ? {} : { cause: options.cause }),
-		});
+		super(
+			'HAL_TIMEOUT',
+			`timed out after ${formatNs(timeoutNs)} waiting for ${what} (last value: ${describe(lastValue)})`,
+			{
+				errno: 'ETIMEDOUT',
+				details: { what, timeoutNs: timeoutNs.toString(), lastValue },
+				...(options.cause === undefined ? {} : { cause: options.cause }),
+			},
+		);
 		this.what = what;
 		this.timeoutNs = timeoutNs;
 		this.lastValue = lastValue;
