@@ -1,0 +1,205 @@
+/**
+ * The simulated GPU: a {@link Platform} assembled from the register file, PCI configuration space, DMA
+ * pool, sparse VRAM with its BAR windows, and interrupt lines.
+ *
+ * @module
+ */
+
+import {
+	type Bar0,
+	type Clock,
+	type InterruptLine,
+	InvalidArgumentError,
+	type PciIdentity,
+	type Platform,
+	VirtualClock,
+} from '@gspkit/hal';
+import { DEFAULT_SIM_CHIP, type SimChipName, type SimChipSpec, simChipSpec } from './chips.ts';
+import { DEFAULT_DMA_POOL_SIZE, DmaPool } from './dma.ts';
+import { DmaFaultError, SimulatorClosedError } from './errors.ts';
+import { defineIdentityRegisters } from './identity.ts';
+import { SIM_IRQ_NAMES, SimInterruptLine, type SimIrqName } from './irq.ts';
+import { checkMmioAccess, RegisterFile } from './mmio.ts';
+import { buildConfigSpace, PCI, type PciConfigModel, type SimBar, simBars } from './pci-config.ts';
+import { SimVramWindow, SparseVram } from './vram.ts';
+
+/** Options for {@link createSimulatedGpu}. */
+export interface SimulatedGpuOptions {
+	/** Board to model (any case); default `'ga102'`. See `SIM_CHIPS` for the choices. */
+	readonly chip?: SimChipName | (string & {});
+	/** VRAM size in bytes, a positive whole number of MiB; default the board's (24 GiB on GA102). */
+	readonly vramSize?: bigint;
+	/** DMA pool size in bytes (multiple of 4096); default 512 MiB, committed by the OS only when touched. */
+	readonly dmaPoolSize?: number;
+	/** Platform clock; default a fresh hal `VirtualClock`, so simulated timeouts never take wall-clock time. */
+	readonly clock?: Clock;
+	/** PCI address reported in {@link Platform.pci}; default `"0000:01:00.0"`. */
+	readonly pciAddress?: string;
+}
+
+/**
+ * A simulated NVIDIA GPU. The {@link Platform} members are the driver's view; the other members are the
+ * hardware side that device models and tests use (attach MMIO devices, raise interrupts, access DMA
+ * memory as the device).
+ */
+export class SimulatedGpu implements Platform {
+	readonly description: string;
+	readonly pci: PciIdentity;
+	readonly bar0: Bar0;
+	readonly config: PciConfigModel;
+	readonly dma: DmaPool;
+	readonly vram: { readonly bar1: SimVramWindow; readonly bar2: SimVramWindow };
+	readonly clock: Clock;
+
+	/** The board being modelled. */
+	readonly chip: SimChipSpec;
+	/** VRAM size in bytes. */
+	readonly vramSize: bigint;
+	/** BARs as decoded at reset (index, size, 64-bit, prefetchable, assigned address). */
+	readonly bars: readonly SimBar[];
+	/** The BAR0 register file: attach device models here. */
+	readonly registers: RegisterFile;
+	/** The VRAM backing store, addressed by physical VRAM offset. */
+	readonly fb: SparseVram;
+
+	#irqs: Map<SimIrqName, SimInterruptLine>;
+	#closed = false;
+
+	constructor(options: SimulatedGpuOptions = {}) {
+		this.chip = simChipSpec(options.chip ?? DEFAULT_SIM_CHIP);
+		const vramSize = options.vramSize ?? this.chip.vramSize;
+		if (
+			typeof vramSize !== 'bigint' ||
+			vramSize <= 0n ||
+			vramSize % (1n << 20n) !== 0n ||
+			vramSize >> 52n !== 0n
+		) {
+			throw new InvalidArgumentError(`vramSize ${String(vramSize)} must be a positive whole number of MiB`, {
+				vramSize: String(vramSize),
+			});
+		}
+		this.vramSize = vramSize;
+		this.clock = options.clock ?? new VirtualClock();
+		this.description = `gpu-sim ${this.chip.name} (${this.chip.product})`;
+		this.pci = Object.freeze({
+			vendorId: 0x10de,
+			deviceId: this.chip.deviceId,
+			subsystemVendorId: this.chip.subsystemVendorId,
+			subsystemId: this.chip.subsystemId,
+			revision: (this.chip.revision.major << 4) | this.chip.revision.minor,
+			address: options.pciAddress ?? '0000:01:00.0',
+		});
+		this.bars = simBars(this.chip);
+
+		this.registers = new RegisterFile();
+		defineIdentityRegisters(this.registers, this.chip, vramSize);
+		this.config = buildConfigSpace(this.chip);
+		this.dma = new DmaPool({ size: options.dmaPoolSize ?? DEFAULT_DMA_POOL_SIZE });
+		this.fb = new SparseVram(vramSize);
+
+		const decoding = () => this.#memoryDecode();
+		const bar = (index: number) => this.bars.find((b) => b.index === index)!.size;
+		this.vram = Object.freeze({
+			bar1: new SimVramWindow(this.fb, { name: 'BAR1', size: bar(1), decoding }),
+			bar2: new SimVramWindow(this.fb, { name: 'BAR2', size: bar(3), decoding }),
+		});
+
+		const regs = this.registers;
+		this.bar0 = Object.freeze({
+			size: regs.size,
+			read32: (offset: number): number => {
+				this.#checkOpen('BAR0 read');
+				checkMmioAccess(offset, 'read');
+				// With memory decoding off the access never reaches the GPU: the root port answers all-ones.
+				return this.#memoryDecode() ? regs.read32(offset) : 0xffff_ffff;
+			},
+			write32: (offset: number, value: number): void => {
+				this.#checkOpen('BAR0 write');
+				checkMmioAccess(offset, 'write');
+				if (this.#memoryDecode()) regs.write32(offset, value);
+			},
+		});
+
+		this.#irqs = new Map(SIM_IRQ_NAMES.map((name) => [name, new SimInterruptLine(name, this.clock)]));
+	}
+
+	/** Whether {@link SimulatedGpu.close} has been called. */
+	get closed(): boolean {
+		return this.#closed;
+	}
+
+	/**
+	 * The driver's view of an interrupt line.
+	 * @throws InvalidArgumentError for a name other than `'gsp'`, `'nonstall'` or `'stall'`.
+	 */
+	irq(name: string): InterruptLine {
+		return this.interrupt(name);
+	}
+
+	/** The simulator's view of an interrupt line (it can {@link SimInterruptLine.raise} it). */
+	interrupt(name: string): SimInterruptLine {
+		this.#checkOpen(`interrupt ${name}`);
+		const line = this.#irqs.get(name as SimIrqName);
+		if (line === undefined) {
+			throw new InvalidArgumentError(
+				`no interrupt line ${JSON.stringify(name)}; lines: ${SIM_IRQ_NAMES.join(', ')}`,
+				{
+					name,
+					known: [...SIM_IRQ_NAMES],
+				},
+			);
+		}
+		return line;
+	}
+
+	/** Device side: assert interrupt line `name`. */
+	raise(name: SimIrqName): void {
+		this.interrupt(name).raise();
+	}
+
+	/**
+	 * Device side: read `length` bytes of system memory at `busAddress`.
+	 * @throws DmaFaultError if bus mastering is disabled (PCI COMMAND bit 2) or no live allocation covers
+	 *   the range.
+	 */
+	dmaRead(busAddress: bigint, length: number): Uint8Array {
+		this.#checkBusMaster(busAddress, length, 'read');
+		return this.dma.deviceRead(busAddress, length);
+	}
+
+	/** Device side: write `bytes` to system memory at `busAddress`. @throws DmaFaultError like {@link SimulatedGpu.dmaRead}. */
+	dmaWrite(busAddress: bigint, bytes: Uint8Array): void {
+		this.#checkBusMaster(busAddress, bytes.length, 'write');
+		this.dma.deviceWrite(busAddress, bytes);
+	}
+
+	/** Release everything: DMA memory, VRAM pages, interrupt waiters (they resolve `false`). Idempotent. */
+	async close(): Promise<void> {
+		if (this.#closed) return;
+		this.#closed = true;
+		for (const line of this.#irqs.values()) line.close();
+		this.dma.close();
+		this.fb.close();
+		this.config.close();
+	}
+
+	#checkOpen(what: string): void {
+		if (this.#closed) throw new SimulatorClosedError(what);
+	}
+
+	#memoryDecode(): boolean {
+		return (this.config.read16(PCI.COMMAND) & PCI.COMMAND_MEMORY) !== 0;
+	}
+
+	#checkBusMaster(busAddress: bigint, length: number, access: 'read' | 'write'): void {
+		this.#checkOpen(`DMA ${access}`);
+		if ((this.config.read16(PCI.COMMAND) & PCI.COMMAND_BUS_MASTER) === 0) {
+			throw new DmaFaultError(busAddress, length, access, 'bus mastering is disabled (PCI COMMAND bit 2)');
+		}
+	}
+}
+
+/** Create a simulated GPU (GA102 unless `options.chip` names another board). */
+export function createSimulatedGpu(options: SimulatedGpuOptions = {}): SimulatedGpu {
+	return new SimulatedGpu(options);
+}
