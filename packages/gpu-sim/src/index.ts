@@ -50,6 +50,7 @@ export {
 	type RegisterSpec,
 	type UnclaimedAccess,
 } from './mmio.ts';
+export * from './mmu/index.ts';
 export {
 	buildConfigSpace,
 	CAP_OFFSETS,

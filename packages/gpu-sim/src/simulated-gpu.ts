@@ -6,6 +6,7 @@
  */
 
 import {
+	type Architecture,
 	type Bar0,
 	type Clock,
 	type InterruptLine,
@@ -20,6 +21,7 @@ import { DmaFaultError, SimulatorClosedError } from './errors.ts';
 import { defineIdentityRegisters } from './identity.ts';
 import { SIM_IRQ_NAMES, SimInterruptLine, type SimIrqName } from './irq.ts';
 import { checkMmioAccess, RegisterFile } from './mmio.ts';
+import { GpuMmu, mmuOptionsForArchitecture, type PhysicalMemory } from './mmu/index.ts';
 import { buildConfigSpace, PCI, type PciConfigModel, type SimBar, simBars } from './pci-config.ts';
 import { SimVramWindow, SparseVram } from './vram.ts';
 
@@ -61,6 +63,8 @@ export class SimulatedGpu implements Platform {
 	readonly registers: RegisterFile;
 	/** The VRAM backing store, addressed by physical VRAM offset. */
 	readonly fb: SparseVram;
+	/** The MMU every engine translates through; its invalidate registers are mounted in BAR0. */
+	readonly mmu: GpuMmu;
 
 	#irqs: Map<SimIrqName, SimInterruptLine>;
 	#closed = false;
@@ -119,6 +123,12 @@ export class SimulatedGpu implements Platform {
 				if (this.#memoryDecode()) regs.write32(offset, value);
 			},
 		});
+
+		this.mmu = new GpuMmu({
+			...mmuOptionsForArchitecture(architectureName(this.chip.architecture)),
+			memory: this.#physicalMemory(),
+		});
+		for (const device of this.mmu.registers.devices) this.registers.attach(device);
 
 		this.#irqs = new Map(SIM_IRQ_NAMES.map((name) => [name, new SimInterruptLine(name, this.clock)]));
 	}
@@ -183,6 +193,19 @@ export class SimulatedGpu implements Platform {
 		this.config.close();
 	}
 
+	/** Page-table reads by the MMU: VRAM by physical offset, system memory by bus address (device DMA). */
+	#physicalMemory(): PhysicalMemory {
+		const word = new Uint8Array(8);
+		const view = new DataView(word.buffer);
+		return {
+			readU64: (aperture, pa) => {
+				if (aperture === 'video') this.fb.read(pa, word);
+				else word.set(this.dmaRead(pa, 8));
+				return view.getBigUint64(0, true);
+			},
+		};
+	}
+
 	#checkOpen(what: string): void {
 		if (this.#closed) throw new SimulatorClosedError(what);
 	}
@@ -197,6 +220,22 @@ export class SimulatedGpu implements Platform {
 			throw new DmaFaultError(busAddress, length, access, 'bus mastering is disabled (PCI COMMAND bit 2)');
 		}
 	}
+}
+
+/** `NV_PMC_BOOT_42.architecture` code → architecture name, as the MMU and engines need it. */
+function architectureName(code: number): Architecture {
+	const names: Record<number, Architecture> = {
+		22: 'turing',
+		23: 'ampere',
+		24: 'hopper',
+		25: 'ada',
+		26: 'blackwell',
+		27: 'blackwell',
+	};
+	const name = names[code];
+	if (name === undefined)
+		throw new InvalidArgumentError(`no MMU model for architecture 0x${code.toString(16)}`, { code });
+	return name;
 }
 
 /** Create a simulated GPU (GA102 unless `options.chip` names another board). */
