@@ -1,3 +1,4 @@
 import { packageBuild } from '../../configs/tsup.base.ts';
 
-export default packageBuild();
+// The library entry plus the CLI entry (bin/gspkit-fw.js runs dist/cli.js when it exists).
+export default packageBuild({ entry: ['src/index.ts', 'src/cli.ts'] });

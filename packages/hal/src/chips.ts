@@ -30,7 +30,11 @@ export type GspSignatureSection =
 	| '.fwsignature_tu10x'
 	| '.fwsignature_tu11x'
 	| '.fwsignature_ga10x'
-	| '.fwsignature_ad10x';
+	| '.fwsignature_ad10x'
+	| '.fwsignature_ga100'
+	| '.fwsignature_gh100'
+	| '.fwsignature_gb10x'
+	| '.fwsignature_gb20x';
 
 /** Static facts about one chip. */
 export interface ChipInfo {
@@ -77,25 +81,25 @@ const TABLE: readonly ChipInfo[] = [
 	chip('TU106', 0x166, 'v2', 'tu10x', '.fwsignature_tu10x'),
 	chip('TU117', 0x167, 'v2', 'tu10x', '.fwsignature_tu11x'),
 	chip('TU116', 0x168, 'v2', 'tu10x', '.fwsignature_tu11x'),
-	chip('GA100', 0x170, 'v2', 'ga100', '.fwsignature_tu10x'),
+	chip('GA100', 0x170, 'v2', 'ga100', '.fwsignature_ga100'),
 	chip('GA102', 0x172, 'v2', 'ga10x', '.fwsignature_ga10x'),
 	chip('GA103', 0x173, 'v2', 'ga10x', '.fwsignature_ga10x'),
 	chip('GA104', 0x174, 'v2', 'ga10x', '.fwsignature_ga10x'),
 	chip('GA106', 0x176, 'v2', 'ga10x', '.fwsignature_ga10x'),
 	chip('GA107', 0x177, 'v2', 'ga10x', '.fwsignature_ga10x'),
-	chip('GH100', 0x180, 'v3', 'gh100', null),
+	chip('GH100', 0x180, 'v3', 'gh100', '.fwsignature_gh100'),
 	chip('AD102', 0x192, 'v2', 'ga10x', '.fwsignature_ad10x'),
 	chip('AD103', 0x193, 'v2', 'ga10x', '.fwsignature_ad10x'),
 	chip('AD104', 0x194, 'v2', 'ga10x', '.fwsignature_ad10x'),
 	chip('AD106', 0x196, 'v2', 'ga10x', '.fwsignature_ad10x'),
 	chip('AD107', 0x197, 'v2', 'ga10x', '.fwsignature_ad10x'),
-	chip('GB100', 0x1a0, 'v3', 'gb10x', null),
-	chip('GB102', 0x1a2, 'v3', 'gb10x', null),
-	chip('GB202', 0x1b2, 'v3', 'gb20x', null),
-	chip('GB203', 0x1b3, 'v3', 'gb20x', null),
-	chip('GB205', 0x1b5, 'v3', 'gb20x', null),
-	chip('GB206', 0x1b6, 'v3', 'gb20x', null),
-	chip('GB207', 0x1b7, 'v3', 'gb20x', null),
+	chip('GB100', 0x1a0, 'v3', 'gb10x', '.fwsignature_gb10x'),
+	chip('GB102', 0x1a2, 'v3', 'gb10x', '.fwsignature_gb10x'),
+	chip('GB202', 0x1b2, 'v3', 'gb20x', '.fwsignature_gb20x'),
+	chip('GB203', 0x1b3, 'v3', 'gb20x', '.fwsignature_gb20x'),
+	chip('GB205', 0x1b5, 'v3', 'gb20x', '.fwsignature_gb20x'),
+	chip('GB206', 0x1b6, 'v3', 'gb20x', '.fwsignature_gb20x'),
+	chip('GB207', 0x1b7, 'v3', 'gb20x', '.fwsignature_gb20x'),
 ];
 
 /** Chip code name, e.g. `'TU102'` or `'GB202'`. */

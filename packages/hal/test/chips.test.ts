@@ -89,7 +89,11 @@ describe('chip table', () => {
 		expect(chipByName('GB102').falconBootVariant).toBe('gb10x');
 		expect(chipByName('GB207').falconBootVariant).toBe('gb20x');
 		expect(chipByName('TU116').gspSignatureSection).toBe('.fwsignature_tu11x');
-		expect(chipByName('GA100').gspSignatureSection).toBe('.fwsignature_tu10x');
+		// Section names as found in the published gsp-*.bin files (TU102's image carries ga100/tu10x/tu11x).
+		expect(chipByName('GA100').gspSignatureSection).toBe('.fwsignature_ga100');
+		expect(chipByName('GH100').gspSignatureSection).toBe('.fwsignature_gh100');
+		expect(chipByName('GB100').gspSignatureSection).toBe('.fwsignature_gb10x');
+		expect(chipByName('GB202').gspSignatureSection).toBe('.fwsignature_gb20x');
 		expect(chipByName('GA102').gspSignatureSection).toBe('.fwsignature_ga10x');
 		expect(chipByName('AD102').gspSignatureSection).toBe('.fwsignature_ad10x');
 	});
