@@ -26,10 +26,14 @@ function cruise(files: Record<string, string>): Violation[] {
 	}
 	let out: string;
 	try {
-		out = execFileSync(depcruise, ['--config', '.dependency-cruiser.cjs', '--output-type', 'json', 'packages'], {
-			cwd: dir,
-			encoding: 'utf8',
-		});
+		out = execFileSync(
+			depcruise,
+			['--config', '.dependency-cruiser.cjs', '--output-type', 'json', 'packages'],
+			{
+				cwd: dir,
+				encoding: 'utf8',
+			},
+		);
 	} catch (error) {
 		// depcruise exits non-zero when it finds violations; the JSON report is still on stdout.
 		out = (error as { stdout: string }).stdout;
@@ -50,9 +54,11 @@ describe('import rules (.dependency-cruiser.cjs)', () => {
 			'packages/hal/package.json': pkg('hal'),
 			'packages/hal/src/index.ts': 'export const hal = 1;\n',
 			'packages/gpu-sim/package.json': pkg('gpu-sim'),
-			'packages/gpu-sim/src/index.ts': "import { hal } from '../../hal/src/index.ts';\nexport const sim = hal;\n",
+			'packages/gpu-sim/src/index.ts':
+				"import { hal } from '../../hal/src/index.ts';\nexport const sim = hal;\n",
 			'packages/core/package.json': pkg('core'),
-			'packages/core/src/index.ts': "import { hal } from '../../hal/src/index.ts';\nexport const core = hal;\n",
+			'packages/core/src/index.ts':
+				"import { hal } from '../../hal/src/index.ts';\nexport const core = hal;\n",
 			'packages/drm-frontend/package.json': pkg('drm-frontend'),
 			'packages/mmu/package.json': pkg('mmu'),
 			'packages/mmu/src/index.ts': 'export interface VaSpace { size: number }\n',
@@ -67,7 +73,8 @@ describe('import rules (.dependency-cruiser.cjs)', () => {
 			'packages/core/package.json': pkg('core'),
 			'packages/core/src/index.ts': 'export const core = 1;\n',
 			'packages/gpu-sim/package.json': pkg('gpu-sim'),
-			'packages/gpu-sim/src/index.ts': "import { core } from '../../core/src/index.ts';\nexport const sim = core;\n",
+			'packages/gpu-sim/src/index.ts':
+				"import { core } from '../../core/src/index.ts';\nexport const sim = core;\n",
 		});
 		expect(violations.map((v) => v.rule.name)).toContain('gpu-sim-is-the-hardware-side');
 		expect(violations[0]?.from).toBe('packages/gpu-sim/src/index.ts');
@@ -84,8 +91,10 @@ describe('import rules (.dependency-cruiser.cjs)', () => {
 	it('rejects a core library or core importing a concrete firmware ABI', () => {
 		const violations = cruise({
 			'packages/abi-r535/src/index.ts': 'export const r535 = 1;\n',
-			'packages/gsp-rpc/src/index.ts': "import { r535 } from '../../abi-r535/src/index.ts';\nexport const x = r535;\n",
-			'packages/core/src/index.ts': "import { r535 } from '../../abi-r535/src/index.ts';\nexport const y = r535;\n",
+			'packages/gsp-rpc/src/index.ts':
+				"import { r535 } from '../../abi-r535/src/index.ts';\nexport const x = r535;\n",
+			'packages/core/src/index.ts':
+				"import { r535 } from '../../abi-r535/src/index.ts';\nexport const y = r535;\n",
 		});
 		expect(violations.map((v) => v.rule.name).sort()).toEqual([
 			'core-libraries-use-hal-and-abi-only',

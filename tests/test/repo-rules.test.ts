@@ -16,7 +16,10 @@ function workspaces(): { dir: string; pkg: PackageJson }[] {
 	return ['packages', 'apps', 'tools']
 		.flatMap((group) => readdirSync(join(repoRoot, group)).map((d) => join(group, d)))
 		.filter((dir) => existsSync(join(repoRoot, dir, 'package.json')))
-		.map((dir) => ({ dir, pkg: JSON.parse(readFileSync(join(repoRoot, dir, 'package.json'), 'utf8')) as PackageJson }));
+		.map((dir) => ({
+			dir,
+			pkg: JSON.parse(readFileSync(join(repoRoot, dir, 'package.json'), 'utf8')) as PackageJson,
+		}));
 }
 
 describe('repository rules', () => {
