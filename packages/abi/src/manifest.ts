@@ -19,13 +19,19 @@ export interface ManifestField {
 	readonly size: number;
 	/**
 	 * The field's type, normalised: a primitive (`u8` `u16` `u32` `u64` `i8` `i16` `i32` `i64`
-	 * `bool` `f32` `f64` `ptr`), `struct NAME`, `union NAME` or `enum NAME`, with `[N]` suffixes for
-	 * arrays (`u8[16]`, `struct X[4][2]`) and `[]` for a trailing flexible array.
+	 * `bool` `f32` `f64` `ptr`), `char` (a `char[N]` is read as a NUL-terminated string), `struct NAME`,
+	 * `union NAME` or `enum NAME`, with `[N]` suffixes for arrays (`u8[16]`, `struct X[4][2]`) and `[]`
+	 * for a trailing flexible array.
 	 */
 	readonly type: string;
 	/** For bit-fields: bit offset within the field's storage unit, and width in bits. */
 	readonly bitOffset?: number;
 	readonly bitSize?: number;
+	/**
+	 * For a trailing flexible array (`T[]`): the name of the sibling field holding its element count, if
+	 * the layout declares one. Without it, a decode takes as many elements as the buffer holds.
+	 */
+	readonly countField?: string;
 }
 
 /** A struct or union layout. */
