@@ -17,6 +17,8 @@ export const SIM_ERROR_CODES = [
 	'SIM_DMA_DOUBLE_FREE',
 	'SIM_DMA_FOREIGN_BUFFER',
 	'SIM_VRAM_FAULT',
+	'SIM_FIRMWARE_FORMAT',
+	'SIM_BOOT_CONFIG',
 ] as const;
 
 /** One of {@link SIM_ERROR_CODES}. */

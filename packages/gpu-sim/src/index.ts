@@ -38,6 +38,8 @@ export {
 	SimulatorClosedError,
 	VramFaultError,
 } from './errors.ts';
+export * from './falcon/index.ts';
+export * from './firmware-models/index.ts';
 export { defineIdentityRegisters, GFW_BOOT_COMPLETE, IDENTITY_REGISTERS } from './identity.ts';
 export { SIM_IRQ_NAMES, SimInterruptLine, type SimIrqName } from './irq.ts';
 export {
@@ -65,6 +67,7 @@ export {
 	simBars,
 } from './pci-config.ts';
 export { createSimulatedGpu, SimulatedGpu, type SimulatedGpuOptions } from './simulated-gpu.ts';
+export * from './vbios/index.ts';
 export {
 	SimVramWindow,
 	type SimVramWindowOptions,

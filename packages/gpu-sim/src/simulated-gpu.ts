@@ -18,6 +18,7 @@ import {
 import { DEFAULT_SIM_CHIP, type SimChipName, type SimChipSpec, simChipSpec } from './chips.ts';
 import { DEFAULT_DMA_POOL_SIZE, DmaPool } from './dma.ts';
 import { DmaFaultError, SimulatorClosedError } from './errors.ts';
+import { type BootHardware, createBootHardware } from './falcon/boot-hardware.ts';
 import { defineIdentityRegisters } from './identity.ts';
 import { SIM_IRQ_NAMES, SimInterruptLine, type SimIrqName } from './irq.ts';
 import { checkMmioAccess, RegisterFile } from './mmio.ts';
@@ -65,6 +66,8 @@ export class SimulatedGpu implements Platform {
 	readonly fb: SparseVram;
 	/** The MMU every engine translates through; its invalidate registers are mounted in BAR0. */
 	readonly mmu: GpuMmu;
+	/** Falcons (GSP, SEC2), VBIOS/PROM, WPR2/scratch/fuse registers and the firmware models. */
+	readonly boot: BootHardware;
 
 	#irqs: Map<SimIrqName, SimInterruptLine>;
 	#closed = false;
@@ -131,6 +134,20 @@ export class SimulatedGpu implements Platform {
 		for (const device of this.mmu.registers.devices) this.registers.attach(device);
 
 		this.#irqs = new Map(SIM_IRQ_NAMES.map((name) => [name, new SimInterruptLine(name, this.clock)]));
+
+		this.boot = createBootHardware({
+			chip: this.chip,
+			clock: this.clock,
+			dmaRead: (address, length) => this.dmaRead(address, length),
+			dmaWrite: (address, bytes) => this.dmaWrite(address, bytes),
+			fb: this.fb,
+			onInterrupt: {
+				gsp: () => {
+					if (!this.closed) this.raise('gsp');
+				},
+			},
+		});
+		this.boot.mount(this.registers);
 	}
 
 	/** Whether {@link SimulatedGpu.close} has been called. */

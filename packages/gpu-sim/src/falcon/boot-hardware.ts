@@ -1,0 +1,198 @@
+/**
+ * The boot hardware of one simulated board, assembled: GSP and SEC2 falcons, the VBIOS in the PROM window,
+ * the WPR2/scratch/fuse registers, and the registry of known images (published firmware digests plus this
+ * chip's synthetic firmware and VBIOS FWSEC). `createSimulatedGpu` builds one and mounts it.
+ *
+ * @module
+ */
+
+import type { Clock } from '@gspkit/hal';
+import type { SimChipSpec } from '../chips.ts';
+import { simChipSpec } from '../chips.ts';
+import type { BooterStartDetails } from '../firmware-models/booter.ts';
+import { fwsecKnownUcode } from '../firmware-models/fwsec-frts.ts';
+import { REAL_FIRMWARE_TABLE } from '../firmware-models/known-images.generated.ts';
+import { type KnownBootloader, type KnownGspImage, KnownImages } from '../firmware-models/known-images.ts';
+import { registerAllSyntheticFirmware } from '../firmware-models/synthetic.ts';
+import type { WprMeta } from '../firmware-models/wpr-meta.ts';
+import type { RegisterFile } from '../mmio.ts';
+import { PromDevice } from '../vbios/prom.ts';
+import { buildVbios, type VbiosImage } from '../vbios/vbios.ts';
+import { defineBootRegisters } from './boot-registers.ts';
+import { SimBootConfigError } from './errors.ts';
+import { SimFalcon, type SimFalconOptions } from './falcon.ts';
+import { type BootProfile, bootProfile } from './profile.ts';
+import type { FalconHost, RiscvRequest } from './program.ts';
+
+/** What the GSP start listeners receive when booter_load starts the GSP RISC-V core. */
+export interface GspStartInfo {
+	readonly chip: string;
+	/** GSP MAILBOX1:MAILBOX0 when the core started: the LIBOS argument array's DMA address. */
+	readonly libosArgsAddress: bigint;
+	readonly wprMetaAddress: bigint;
+	/** The meta as booter read it (with `verified` set). */
+	readonly wprMeta: WprMeta;
+	/** The GSP firmware image booter verified (its version selects the ABI). */
+	readonly firmware: KnownGspImage;
+	readonly bootloader: KnownBootloader;
+	/** The GSP falcon (for mailboxes, interrupts and queue registers). */
+	readonly falcon: SimFalcon;
+}
+
+/** Options of {@link createBootHardware}. */
+export interface BootHardwareOptions {
+	readonly chip: SimChipSpec | string;
+	readonly clock: Clock;
+	/** Read system memory as the device (e.g. `SimulatedGpu.dmaRead`, which honours bus mastering). */
+	dmaRead(address: bigint, length: number): Uint8Array;
+	/** Write system memory as the device. */
+	dmaWrite(address: bigint, bytes: Uint8Array): void;
+	/** Local VRAM for FBIF target LOCAL_FB transfers (e.g. `SimulatedGpu.fb`). */
+	readonly fb?: { read(offset: bigint, dst: Uint8Array): void; write(offset: bigint, src: Uint8Array): void };
+	/** Image registry; default a new one with the published-firmware table and the synthetic firmware. */
+	readonly knownImages?: KnownImages;
+	/** Register the committed table of published firmware digests (default true). */
+	readonly realFirmware?: boolean;
+	/** Register the synthetic firmware of every family, lazily on the first lookup (default true). */
+	readonly syntheticFirmware?: boolean;
+	/** Interrupt hooks: called when a falcon's `IRQSTAT & IRQMASK` becomes non-zero. */
+	readonly onInterrupt?: { readonly gsp?: () => void; readonly sec2?: () => void };
+	/** Timing and size overrides for both falcons. */
+	readonly falcon?: Pick<
+		SimFalconOptions,
+		'imemSize' | 'dmemSize' | 'scrubNs' | 'dmaNsPer256' | 'dmaQueueDepth' | 'coreSwitchNs'
+	>;
+}
+
+/** The boot hardware of one board. */
+export class BootHardware {
+	readonly profile: BootProfile;
+	readonly vbios: VbiosImage;
+	readonly gsp: SimFalcon;
+	readonly sec2: SimFalcon;
+	readonly prom: PromDevice;
+	readonly knownImages: KnownImages;
+	#startListeners = new Set<(info: GspStartInfo) => void>();
+	#stopListeners = new Set<() => void>();
+	#registers: RegisterFile | undefined;
+	#lastStart: GspStartInfo | undefined;
+
+	constructor(options: BootHardwareOptions) {
+		const chip = typeof options.chip === 'string' ? simChipSpec(options.chip) : options.chip;
+		this.profile = bootProfile(chip);
+		this.vbios = buildVbios(chip, this.profile);
+		this.prom = new PromDevice(this.vbios.rom);
+		const known = options.knownImages ?? new KnownImages();
+		this.knownImages = known;
+		if (options.knownImages === undefined && (options.realFirmware ?? true))
+			known.addRealTable(REAL_FIRMWARE_TABLE);
+		// Every family's synthetic firmware, so a file of the wrong chip is recognised as such.
+		if (options.syntheticFirmware ?? true) known.addProvider(() => registerAllSyntheticFirmware(known));
+		known.addUcode(fwsecKnownUcode(this.vbios, this.profile));
+
+		const fb = options.fb;
+		const host: FalconHost = {
+			dmaRead: (a, l) => options.dmaRead(a, l),
+			dmaWrite: (a, b) => options.dmaWrite(a, b),
+			...(fb === undefined
+				? {}
+				: {
+						fbRead: (offset: bigint, length: number) => {
+							const out = new Uint8Array(length);
+							fb.read(offset, out);
+							return out;
+						},
+						fbWrite: (offset: bigint, bytes: Uint8Array) => fb.write(offset, bytes),
+					}),
+			readRegister: (offset) => this.#regs().read32(offset),
+			writeRegister: (offset, value) => this.#regs().poke(offset, value),
+			riscv: (request) => this.#riscv(request),
+		};
+		const common = { ...options.falcon, profile: this.profile, clock: options.clock, host, registry: known };
+		this.gsp = new SimFalcon({
+			...common,
+			engine: 'gsp',
+			...(options.onInterrupt?.gsp === undefined ? {} : { onInterrupt: options.onInterrupt.gsp }),
+		});
+		this.sec2 = new SimFalcon({
+			...common,
+			engine: 'sec2',
+			...(options.onInterrupt?.sec2 === undefined ? {} : { onInterrupt: options.onInterrupt.sec2 }),
+		});
+		known.setGspState(() => ({ inReset: this.gsp.inReset, riscvActive: this.gsp.riscvActive }));
+	}
+
+	/** The most recent GSP start (undefined before the first, or after the core stopped). */
+	get lastGspStart(): GspStartInfo | undefined {
+		return this.#lastStart;
+	}
+
+	/**
+	 * Define the boot registers in `registers` and attach the falcons and the PROM window. Returns a function
+	 * that detaches the devices (the plain registers stay defined).
+	 * @throws SimBootConfigError if already mounted.
+	 */
+	mount(registers: RegisterFile): () => void {
+		if (this.#registers !== undefined) throw new SimBootConfigError('boot hardware is already mounted');
+		this.#registers = registers;
+		defineBootRegisters(registers, this.profile);
+		const detach = [registers.attach(this.gsp), registers.attach(this.sec2), registers.attach(this.prom)];
+		return () => {
+			for (const d of detach) d();
+		};
+	}
+
+	/**
+	 * Listen for booter starting the GSP RISC-V core (the GSP-RM emulator hooks here). Returns an
+	 * unsubscribe function.
+	 */
+	onGspStart(listener: (info: GspStartInfo) => void): () => void {
+		this.#startListeners.add(listener);
+		return () => {
+			this.#startListeners.delete(listener);
+		};
+	}
+
+	/** Listen for the GSP RISC-V core stopping (GSP falcon reset or booter_unload). */
+	onGspStop(listener: () => void): () => void {
+		this.#stopListeners.add(listener);
+		return () => {
+			this.#stopListeners.delete(listener);
+		};
+	}
+
+	#regs(): RegisterFile {
+		if (this.#registers === undefined)
+			throw new SimBootConfigError('boot hardware is not mounted on a register file');
+		return this.#registers;
+	}
+
+	#riscv(request: RiscvRequest): void {
+		if (request.action === 'stop') {
+			const wasActive = this.gsp.riscvActive || this.#lastStart !== undefined;
+			this.gsp.stopRiscv();
+			this.#lastStart = undefined;
+			if (wasActive) for (const fn of [...this.#stopListeners]) fn();
+			return;
+		}
+		const d = request.details as unknown as BooterStartDetails;
+		const [mb0, mb1] = this.gsp.mailboxes;
+		this.gsp.startRiscv();
+		const info: GspStartInfo = Object.freeze({
+			chip: this.profile.chip,
+			libosArgsAddress: (BigInt(mb1) << 32n) | BigInt(mb0),
+			wprMetaAddress: d.wprMetaAddress,
+			wprMeta: d.wprMeta,
+			firmware: d.image,
+			bootloader: d.bootloader,
+			falcon: this.gsp,
+		});
+		this.#lastStart = info;
+		for (const fn of [...this.#startListeners]) fn(info);
+	}
+}
+
+/** Build the boot hardware of a board (mount it with {@link BootHardware.mount}). */
+export function createBootHardware(options: BootHardwareOptions): BootHardware {
+	return new BootHardware(options);
+}
