@@ -356,8 +356,9 @@ const RISCV_CPUCTL = defineRelativeRegister({
 	name: 'NV_PRISCV_RISCV_CPUCTL',
 	base: 'PFALCON2',
 	offset: 0x388,
+	// HALTED is 4:4 in NVIDIA's dev_riscv_pri.h (the shared reference says bit 0; the header wins).
 	doc: 'GA102+: RISC-V CPU control/status.',
-	fields: { halted: { bit: 0 }, active_stat: { bit: 7 } },
+	fields: { halted: { bit: 4 }, active_stat: { bit: 7 } },
 });
 const RISCV_BCR_CTRL = defineRelativeRegister({
 	name: 'NV_PRISCV_RISCV_BCR_CTRL',
