@@ -127,6 +127,8 @@ describe('falcon engines', () => {
 		expect(r.RISCV_BCR_CTRL.build({ core_select: 'RISCV', br_fetch: true }).raw).toBe(0x110);
 		expect(r.RISCV_BCR_CTRL.from(0x11).get('valid')).toBe(true);
 		expect(r.RISCV_CPUCTL.from(0x80).get('active_stat')).toBe(true);
+		expect(r.RISCV_CPUCTL.from(0x10).get('halted')).toBe(true);
+		expect(r.RISCV_CPUCTL.from(0x01).get('halted')).toBe(false);
 		expect(r.IRQSTAT.from(0x40).get('swgen0')).toBe(true);
 		expect(r.IRQSCLR.build({ halt: true, swgen1: true }).raw).toBe(0x90);
 		expect(r.ENGINE.build({ reset: true }).raw).toBe(1);
