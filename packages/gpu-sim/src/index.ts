@@ -40,6 +40,7 @@ export {
 } from './errors.ts';
 export * from './falcon/index.ts';
 export * from './firmware-models/index.ts';
+export * from './gsp-rm/index.ts';
 export { defineIdentityRegisters, GFW_BOOT_COMPLETE, IDENTITY_REGISTERS } from './identity.ts';
 export { SIM_IRQ_NAMES, SimInterruptLine, type SimIrqName } from './irq.ts';
 export {

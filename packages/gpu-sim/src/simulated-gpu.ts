@@ -19,6 +19,12 @@ import { DEFAULT_SIM_CHIP, type SimChipName, type SimChipSpec, simChipSpec } fro
 import { DEFAULT_DMA_POOL_SIZE, DmaPool } from './dma.ts';
 import { DmaFaultError, SimulatorClosedError } from './errors.ts';
 import { type BootHardware, createBootHardware } from './falcon/boot-hardware.ts';
+import {
+	GSP_UNLOAD_DONE_BIT,
+	type GspRmMode,
+	isGspRmFirmwareVersion,
+	SimulatedGspRm,
+} from './gsp-rm/index.ts';
 import { defineIdentityRegisters } from './identity.ts';
 import { SIM_IRQ_NAMES, SimInterruptLine, type SimIrqName } from './irq.ts';
 import { checkMmioAccess, RegisterFile } from './mmio.ts';
@@ -38,6 +44,12 @@ export interface SimulatedGpuOptions {
 	readonly clock?: Clock;
 	/** PCI address reported in {@link Platform.pci}; default `"0000:01:00.0"`. */
 	readonly pciAddress?: string;
+	/**
+	 * Where the GSP-RM emulator runs: `'worker'` (a separate thread sharing only DMA memory, the doorbell and
+	 * the interrupt), `'clock'` (stepped on the virtual clock in the caller's thread) or `'manual'`. Default
+	 * `'clock'` with a virtual clock, `'worker'` with a real one.
+	 */
+	readonly gspRmMode?: GspRmMode;
 }
 
 /**
@@ -68,6 +80,8 @@ export class SimulatedGpu implements Platform {
 	readonly mmu: GpuMmu;
 	/** Falcons (GSP, SEC2), VBIOS/PROM, WPR2/scratch/fuse registers and the firmware models. */
 	readonly boot: BootHardware;
+	/** The GSP-RM emulator: the firmware side of the message queues, started when booter starts the GSP. */
+	readonly gspRm: SimulatedGspRm;
 
 	#irqs: Map<SimIrqName, SimInterruptLine>;
 	#closed = false;
@@ -148,6 +162,30 @@ export class SimulatedGpu implements Platform {
 			},
 		});
 		this.boot.mount(this.registers);
+
+		this.gspRm = new SimulatedGspRm({
+			chip: this.chip,
+			vramSize,
+			dma: this.dma,
+			irq: this.interrupt('gsp'),
+			clock: this.clock,
+			...(options.gspRmMode === undefined ? {} : { mode: options.gspRmMode }),
+			busMaster: () => (this.config.read16(PCI.COMMAND) & PCI.COMMAND_BUS_MASTER) !== 0,
+			onInterrupt: () => this.boot.gsp.raiseIrq(1 << 6), // IRQSTAT.SWGEN0
+			onUnload: () => this.boot.gsp.setMailbox(0, (this.boot.gsp.mailboxes[0] | GSP_UNLOAD_DONE_BIT) >>> 0),
+		});
+		this.boot.gsp.delegateQueueRegisters(this.gspRm.queueRegisters);
+		this.boot.onGspStart((info) => {
+			const version = info.firmware.version;
+			if (!isGspRmFirmwareVersion(version)) return; // an unknown firmware leaves the GSP silent
+			if (this.gspRm.phase !== 'off') this.gspRm.reset();
+			this.gspRm.start({
+				libosArgs: info.libosArgsAddress,
+				firmwareVersion: version,
+				wprMeta: info.wprMetaAddress,
+			});
+		});
+		this.boot.onGspStop(() => this.gspRm.reset());
 	}
 
 	/** Whether {@link SimulatedGpu.close} has been called. */
@@ -204,6 +242,8 @@ export class SimulatedGpu implements Platform {
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
+		// The emulator's worker reads DMA memory: stop it before the pool goes away.
+		await this.gspRm.close();
 		for (const line of this.#irqs.values()) line.close();
 		this.dma.close();
 		this.fb.close();

@@ -80,6 +80,12 @@ interface PendingDma {
 
 const MAX_CHAIN = 4;
 
+/** A model that serves the falcon's queue register block (offsets relative to 0xc00). */
+export interface QueueRegisterDevice {
+	read32(offset: number): number;
+	write32(offset: number, value: number): void;
+}
+
 /** A falcon engine: an {@link MmioDevice} over its 8 KiB window. */
 export class SimFalcon implements MmioDevice {
 	readonly name: string;
@@ -125,6 +131,8 @@ export class SimFalcon implements MmioDevice {
 	#bcrCtrl = 0;
 	#bcrValidAt = 0n;
 	#queueRegs = new Map<number, number>();
+	/** A device model that owns the queue register block instead (the GSP-RM emulator's shared block). */
+	#queueDevice: QueueRegisterDevice | undefined;
 
 	// Engine state.
 	#inReset = false;
@@ -232,6 +240,18 @@ export class SimFalcon implements MmioDevice {
 	setMailbox(index: 0 | 1, value: number): void {
 		if (index === 0) this.#mailbox0 = value >>> 0;
 		else this.#mailbox1 = value >>> 0;
+	}
+
+	/**
+	 * Hand the queue register block (0xc00–0xcff) to a device model: the GSP-RM emulator keeps it in memory
+	 * shared with its worker thread, so the doorbell and queue pointers are visible to both processors.
+	 * Returns a function that takes the block back.
+	 */
+	delegateQueueRegisters(device: QueueRegisterDevice): () => void {
+		this.#queueDevice = device;
+		return () => {
+			if (this.#queueDevice === device) this.#queueDevice = undefined;
+		};
 	}
 
 	/** Device side: set a queue register (0xc00–0xcff), e.g. the GSP advancing `MSGQ_HEAD`. */
@@ -425,6 +445,7 @@ export class SimFalcon implements MmioDevice {
 			return this.#paraAddr[(offset - FALCON2.BROM_PARAADDR0) >> 2]!;
 		}
 		if (offset >= FALCON.QUEUE_BLOCK_START && offset < FALCON.QUEUE_BLOCK_END) {
+			if (this.#queueDevice) return this.#queueDevice.read32(offset - FALCON.QUEUE_BLOCK_START);
 			return this.#queueRegs.get(offset) ?? 0;
 		}
 		return undefined;
@@ -572,7 +593,8 @@ export class SimFalcon implements MmioDevice {
 			return true;
 		}
 		if (offset >= FALCON.QUEUE_BLOCK_START && offset < FALCON.QUEUE_BLOCK_END) {
-			this.#queueRegs.set(offset, v);
+			if (this.#queueDevice) this.#queueDevice.write32(offset - FALCON.QUEUE_BLOCK_START, v);
+			else this.#queueRegs.set(offset, v);
 			return true;
 		}
 		return false;
