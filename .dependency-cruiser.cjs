@@ -18,31 +18,45 @@ module.exports = {
 		},
 		{
 			name: 'abi-packages-import-only-abi',
-			comment: 'A firmware ABI package imports only @gspkit/abi and older ABI packages whose sub-interfaces it reuses.',
+			comment:
+				'A firmware ABI package imports only @gspkit/abi and older ABI packages whose sub-interfaces it reuses.',
 			severity: 'error',
 			from: { path: '^packages/abi-r[0-9]+/' },
 			to: { path: '^(packages|apps|tools|tests)/', pathNot: ['^packages/abi/', '^packages/abi-r[0-9]+/'] },
 		},
 		{
 			name: 'core-libraries-use-hal-and-abi-only',
-			comment: 'falcon-boot, gsp-rpc and mmu import only hal and abi; a firmware ABI is handed to them at run time.',
+			comment:
+				'falcon-boot, gsp-rpc and mmu import only hal and abi; a firmware ABI is handed to them at run time.',
 			severity: 'error',
-			from: { path: '^packages/(falcon-boot|gsp-rpc|mmu)/' },
+			from: { path: '^packages/(falcon-boot|gsp-rpc|mmu)/', pathNot: '^packages/[^/]+/bench/' },
 			to: { path: '^(packages|apps|tools|tests)/', pathNot: ['^packages/(hal|abi)/', '^packages/$1/'] },
 		},
 		{
 			name: 'channel-sched-uses-hal-abi-rpc-mmu',
 			comment: 'channel-sched may additionally use gsp-rpc and mmu.',
 			severity: 'error',
-			from: { path: '^packages/channel-sched/' },
+			from: { path: '^packages/channel-sched/', pathNot: '^packages/channel-sched/bench/' },
 			to: {
 				path: '^(packages|apps|tools|tests)/',
 				pathNot: ['^packages/(hal|abi|gsp-rpc|mmu|channel-sched)/'],
 			},
 		},
 		{
+			name: 'benchmarks-may-drive-the-simulator',
+			comment:
+				'A library benchmark needs hardware to run on: it may use gpu-sim and the ABI packages, nothing else beyond its own deps.',
+			severity: 'error',
+			from: { path: '^packages/(falcon-boot|gsp-rpc|mmu|channel-sched)/bench/' },
+			to: {
+				path: '^(packages|apps|tools|tests)/',
+				pathNot: ['^packages/(hal|abi|abi-r[0-9]+|gpu-sim|falcon-boot|gsp-rpc|mmu|channel-sched)/'],
+			},
+		},
+		{
 			name: 'core-never-imports-a-concrete-abi',
-			comment: 'core composes the libraries and selects among the ABIs the app hands it; it never imports abi-rNNN.',
+			comment:
+				'core composes the libraries and selects among the ABIs the app hands it; it never imports abi-rNNN.',
 			severity: 'error',
 			from: { path: '^packages/core/' },
 			to: {
@@ -52,7 +66,8 @@ module.exports = {
 		},
 		{
 			name: 'frontends-see-only-core',
-			comment: 'Frontends use core (plus hal/abi basics and types of the libraries); never gsp-rpc or a firmware ABI.',
+			comment:
+				'Frontends use core (plus hal/abi basics and types of the libraries); never gsp-rpc or a firmware ABI.',
 			severity: 'error',
 			from: { path: `^packages/${FRONTENDS}/` },
 			to: {

@@ -11,4 +11,5 @@ export * from './firmware-abi.ts';
 export * from './layout.ts';
 export * from './manifest.ts';
 export * from './manifest-layout.ts';
+export * from './select.ts';
 export * from './view.ts';

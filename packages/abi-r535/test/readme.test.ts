@@ -1,0 +1,12 @@
+/**
+ * The README example runs against the current API and prints what its comments say.
+ */
+import { fileURLToPath } from 'node:url';
+import { expect, it } from 'vitest';
+import { runReadmeExample } from './support/readme.ts';
+
+it('the README example runs and prints what its comments promise', () => {
+	const { expected, actual } = runReadmeExample(fileURLToPath(new URL('..', import.meta.url)));
+	expect(expected.length).toBeGreaterThanOrEqual(5);
+	expect(actual).toEqual(expected);
+});
