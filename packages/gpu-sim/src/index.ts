@@ -28,6 +28,7 @@ export {
 	DmaPool,
 	type DmaPoolOptions,
 } from './dma.ts';
+export * from './engines/index.ts';
 export {
 	DmaFaultError,
 	DmaFreeError,

@@ -17,6 +17,7 @@ import {
 } from '@gspkit/hal';
 import { DEFAULT_SIM_CHIP, type SimChipName, type SimChipSpec, simChipSpec } from './chips.ts';
 import { DEFAULT_DMA_POOL_SIZE, DmaPool } from './dma.ts';
+import { type EngineTiming, HostEngine, simulatedGpuMemory } from './engines/index.ts';
 import { DmaFaultError, SimulatorClosedError } from './errors.ts';
 import { type BootHardware, createBootHardware } from './falcon/boot-hardware.ts';
 import {
@@ -50,6 +51,13 @@ export interface SimulatedGpuOptions {
 	 * `'clock'` with a virtual clock, `'worker'` with a real one.
 	 */
 	readonly gspRmMode?: GspRmMode;
+	/** Host/copy engine timing (doorbell latency, timeslice, real-clock retry period). */
+	readonly engineTiming?: EngineTiming;
+	/**
+	 * What an engine write to a sparse page does: `'fault'` (default, so driver bugs surface) or `'drop'`
+	 * (what the hardware does).
+	 */
+	readonly sparseWrites?: 'fault' | 'drop';
 }
 
 /**
@@ -78,6 +86,8 @@ export class SimulatedGpu implements Platform {
 	readonly fb: SparseVram;
 	/** The MMU every engine translates through; its invalidate registers are mounted in BAR0. */
 	readonly mmu: GpuMmu;
+	/** The host (PBDMA) engine and its copy engine; the usermode windows (doorbell) are mounted in BAR0. */
+	readonly host: HostEngine;
 	/** Falcons (GSP, SEC2), VBIOS/PROM, WPR2/scratch/fuse registers and the firmware models. */
 	readonly boot: BootHardware;
 	/** The GSP-RM emulator: the firmware side of the message queues, started when booter starts the GSP. */
@@ -146,6 +156,16 @@ export class SimulatedGpu implements Platform {
 			memory: this.#physicalMemory(),
 		});
 		for (const device of this.mmu.registers.devices) this.registers.attach(device);
+		this.host = new HostEngine({
+			mmu: this.mmu,
+			memory: simulatedGpuMemory(this),
+			clock: this.clock,
+			interrupts: { raise: (line) => this.raise(line) },
+			architecture: architectureName(this.chip.architecture),
+			...(options.engineTiming === undefined ? {} : { timing: options.engineTiming }),
+			...(options.sparseWrites === undefined ? {} : { sparseWrites: options.sparseWrites }),
+		});
+		for (const device of this.host.devices) this.registers.attach(device);
 
 		this.#irqs = new Map(SIM_IRQ_NAMES.map((name) => [name, new SimInterruptLine(name, this.clock)]));
 
@@ -242,6 +262,7 @@ export class SimulatedGpu implements Platform {
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
+		this.host.close();
 		// The emulator's worker reads DMA memory: stop it before the pool goes away.
 		await this.gspRm.close();
 		for (const line of this.#irqs.values()) line.close();
