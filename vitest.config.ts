@@ -7,9 +7,14 @@ const conditions = ['@gspkit/source', 'node', 'import', 'module', 'default'];
 
 /** Every workspace with a `test/` folder is one vitest project named after its package. */
 function workspaceProjects(): TestProjectInlineConfiguration[] {
+	// Relative to this file, so `npm test -w <package>` (cwd = the package) finds the same projects.
+	const repo = import.meta.dirname;
 	const dirs = ['packages', 'apps', 'tools']
-		.flatMap((group) => (existsSync(group) ? readdirSync(group).map((d) => join(group, d)) : []))
-		.concat(['tests']);
+		.flatMap((group) => {
+			const path = join(repo, group);
+			return existsSync(path) ? readdirSync(path).map((d) => join(path, d)) : [];
+		})
+		.concat([join(repo, 'tests')]);
 	return dirs
 		.filter((dir) => existsSync(join(dir, 'test')) && existsSync(join(dir, 'package.json')))
 		.map((dir) => ({
