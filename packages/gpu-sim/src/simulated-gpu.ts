@@ -22,6 +22,7 @@ import { DmaFaultError, SimulatorClosedError } from './errors.ts';
 import { type BootHardware, createBootHardware } from './falcon/boot-hardware.ts';
 import {
 	GSP_UNLOAD_DONE_BIT,
+	type GspChannelEvent,
 	type GspRmMode,
 	isGspRmFirmwareVersion,
 	SimulatedGspRm,
@@ -95,6 +96,8 @@ export class SimulatedGpu implements Platform {
 
 	#irqs: Map<SimIrqName, SimInterruptLine>;
 	#closed = false;
+	/** Channels GSP-RM registered with the host engine: runlist → CHIDs. */
+	readonly #rmChannels = new Map<number, Set<number>>();
 
 	constructor(options: SimulatedGpuOptions = {}) {
 		this.chip = simChipSpec(options.chip ?? DEFAULT_SIM_CHIP);
@@ -193,7 +196,12 @@ export class SimulatedGpu implements Platform {
 			busMaster: () => (this.config.read16(PCI.COMMAND) & PCI.COMMAND_BUS_MASTER) !== 0,
 			onInterrupt: () => this.boot.gsp.raiseIrq(1 << 6), // IRQSTAT.SWGEN0
 			onUnload: () => this.boot.gsp.setMailbox(0, (this.boot.gsp.mailboxes[0] | GSP_UNLOAD_DONE_BIT) >>> 0),
+			channels: (event) => this.#applyChannelEvent(event),
 		});
+		// RM owns the runlists: its channels reach the host engine through channel events; a doorbell first applies
+		// the events a GSP worker still has in flight, and engine errors go back to RM as RC events.
+		this.host.setDoorbellSync(() => this.gspRm.syncChannels());
+		this.host.addErrorListener((report) => this.gspRm.channelError(report));
 		this.boot.gsp.delegateQueueRegisters(this.gspRm.queueRegisters);
 		this.boot.onGspStart((info) => {
 			const version = info.firmware.version;
@@ -269,6 +277,48 @@ export class SimulatedGpu implements Platform {
 		this.dma.close();
 		this.fb.close();
 		this.config.close();
+	}
+
+	/** Apply one of GSP-RM's channel changes to the host engine. */
+	#applyChannelEvent(e: GspChannelEvent): void {
+		if (this.#closed) return;
+		const rm = this.#rmChannels;
+		const has = (runlist: number, chid: number) => rm.get(runlist)?.has(chid) === true;
+		try {
+			switch (e.type) {
+				case 'register': {
+					const r = e.registration;
+					this.host.registerChannel(r);
+					const set = rm.get(r.runlistId) ?? new Set<number>();
+					set.add(r.chid);
+					rm.set(r.runlistId, set);
+					break;
+				}
+				case 'unregister':
+					if (!has(e.runlistId, e.chid)) break;
+					rm.get(e.runlistId)!.delete(e.chid);
+					this.host.unregisterChannel(e.chid, e.runlistId);
+					break;
+				case 'enable':
+					if (has(e.runlistId, e.chid)) this.host.setChannelEnabled(e.chid, e.enabled, e.runlistId);
+					break;
+				case 'engine-class':
+					if (has(e.runlistId, e.chid)) this.host.setEngineClass(e.chid, e.classId, e.runlistId);
+					break;
+				case 'reset':
+					for (const [runlist, chids] of rm) {
+						for (const chid of chids) this.host.unregisterChannel(chid, runlist);
+					}
+					rm.clear();
+					break;
+			}
+		} catch (err) {
+			// The host refused (a CHID a test registered by hand, a class this chip's engine lacks): the channel
+			// exists in RM only and its doorbells are ignored.
+			console.warn(
+				`gpu-sim: GSP-RM channel ${e.type} not applied to the host engine: ${(err as Error).message}`,
+			);
+		}
 	}
 
 	/** Page-table reads by the MMU: VRAM by physical offset, system memory by bus address (device DMA). */

@@ -210,6 +210,11 @@ const CHANNEL_CLASSES: readonly number[] = [
 	CLASS.HOPPER_CHANNEL_GPFIFO_A,
 ];
 
+/** Map key of a channel: the work-submit token's RUNLIST_ID 22:16 | CHID 11:0 layout. */
+function channelKey(runlistId: number, chid: number): number {
+	return runlistId * 0x1_0000 + chid;
+}
+
 /** The subdevice this GPU is in a SET_SUBDEVICE_MASK (one GPU: subdevice 0, mask bit 0). */
 const SUBDEVICE_BIT = 1;
 const FAULT_LOG_SIZE = 256;
@@ -245,6 +250,8 @@ interface Counters {
 interface Channel {
 	readonly reg: ChannelRegistration;
 	readonly privileged: boolean;
+	/** Class for engine methods on subchannels without SET_OBJECT (registration, then {@link HostEngine.setEngineClass}). */
+	engineClass: number | undefined;
 	readonly hopper: boolean;
 	removed: boolean;
 	enabled: boolean;
@@ -301,7 +308,9 @@ export class HostEngine {
 	readonly #timeslice: number;
 	readonly #sparseWrites: 'fault' | 'drop';
 	readonly #maxChannels: number;
+	/** Channels by {@link channelKey} (runlist and CHID: CHIDs are per runlist, as the token says). */
 	readonly #channels = new Map<number, Channel>();
+	#doorbellSync: (() => void) | undefined;
 	readonly #listeners = new Set<(report: ChannelErrorReport) => void>();
 	readonly #faultLog: EngineFaultRecord[] = [];
 	readonly #injections = new Set<Injection>();
@@ -389,10 +398,22 @@ export class HostEngine {
 		return [...this.#channels.values()].map((c) => this.#snapshot(c));
 	}
 
-	/** A channel's state, or `undefined` if `chid` is not registered. */
-	channel(chid: number): ChannelSnapshot | undefined {
-		const c = this.#channels.get(chid);
+	/**
+	 * A channel's state, or `undefined` if `chid` is not registered (on `runlistId`, when given; without it the
+	 * CHID must be registered on one runlist only).
+	 */
+	channel(chid: number, runlistId?: number): ChannelSnapshot | undefined {
+		const c = this.#find(chid, runlistId);
 		return c === undefined ? undefined : this.#snapshot(c);
+	}
+
+	/**
+	 * Install a function the engine calls synchronously before it decodes a doorbell token: a channel manager in
+	 * another thread (the simulated GSP-RM's worker) uses it to apply the registrations it has in flight, so a
+	 * doorbell never overtakes the registration of the channel it names. `undefined` removes it.
+	 */
+	setDoorbellSync(sync: (() => void) | undefined): void {
+		this.#doorbellSync = sync;
 	}
 
 	/** The most recent MMU fault records (up to 256), oldest first. */
@@ -466,14 +487,17 @@ export class HostEngine {
 				engineClass: r.engineClass,
 			});
 		}
-		if (this.#channels.has(r.chid)) {
-			throw new EngineError('SIM_ENGINE_CHANNEL_EXISTS', `channel ${r.chid} is already registered`, {
-				chid: r.chid,
-			});
+		if (this.#channels.has(channelKey(r.runlistId, r.chid))) {
+			throw new EngineError(
+				'SIM_ENGINE_CHANNEL_EXISTS',
+				`channel ${r.chid} is already registered on runlist ${r.runlistId}`,
+				{ chid: r.chid, runlistId: r.runlistId },
+			);
 		}
-		this.#channels.set(r.chid, {
+		this.#channels.set(channelKey(r.runlistId, r.chid), {
 			reg: r,
 			privileged: r.privileged ?? false,
+			engineClass: r.engineClass,
 			hopper: r.class === CLASS.HOPPER_CHANNEL_GPFIFO_A,
 			removed: false,
 			enabled: r.enabled ?? true,
@@ -512,17 +536,21 @@ export class HostEngine {
 		});
 	}
 
-	/** Remove a channel; its queued work is dropped. @throws EngineError `SIM_ENGINE_NO_CHANNEL`. */
-	unregisterChannel(chid: number): void {
-		const c = this.#get(chid);
+	/**
+	 * Remove a channel; its queued work is dropped and later doorbells with its token are ignored. `runlistId`
+	 * selects the runlist when the CHID is registered on several.
+	 * @throws EngineError `SIM_ENGINE_NO_CHANNEL`, `SIM_ENGINE_AMBIGUOUS_CHANNEL`.
+	 */
+	unregisterChannel(chid: number, runlistId?: number): void {
+		const c = this.#get(chid, runlistId);
 		c.removed = true;
-		this.#channels.delete(chid);
+		this.#channels.delete(channelKey(c.reg.runlistId, c.reg.chid));
 		this.#afterPump();
 	}
 
 	/** Allow or forbid scheduling a channel (RM's GPFIFO_SCHEDULE). Doorbells to a disabled channel are kept. */
-	setChannelEnabled(chid: number, enabled: boolean): void {
-		const c = this.#get(chid);
+	setChannelEnabled(chid: number, enabled: boolean, runlistId?: number): void {
+		const c = this.#get(chid, runlistId);
 		c.enabled = enabled;
 		if (enabled && c.status !== 'idle' && c.status !== 'error') this.#requestPump(this.#driver.now());
 	}
@@ -531,8 +559,8 @@ export class HostEngine {
 	 * Take a channel out of the error state (RC recovery): the segment and method in progress are dropped and the
 	 * channel continues at GP_GET on its next doorbell.
 	 */
-	resetChannel(chid: number): void {
-		const c = this.#get(chid);
+	resetChannel(chid: number, runlistId?: number): void {
+		const c = this.#get(chid, runlistId);
 		c.status = 'idle';
 		c.error = undefined;
 		c.blocked = undefined;
@@ -550,31 +578,58 @@ export class HostEngine {
 		if (this.#closed) return;
 		const t = token >>> 0;
 		this.#doorbells++;
+		this.#doorbellSync?.();
 		if ((t & ~USERMODE.TOKEN_VALID_MASK) !== 0) {
 			this.#ignore(t, 'reserved-bits');
 			return;
 		}
 		const chid = get32(t, USERMODE.TOKEN_CHID);
 		const runlist = get32(t, USERMODE.TOKEN_RUNLIST_ID);
-		const c = this.#channels.get(chid);
+		let c = this.#channels.get(channelKey(runlist, chid));
 		if (c === undefined) {
-			this.#ignore(t, 'unknown-channel');
-			return;
-		}
-		if (runlist !== c.reg.runlistId && runlist !== this.#layout?.runlistIdAll) {
-			this.#ignore(t, 'runlist-mismatch');
-			return;
+			const others = [...this.#channels.values()].filter((x) => x.reg.chid === chid);
+			if (others.length === 0) {
+				this.#ignore(t, 'unknown-channel');
+				return;
+			}
+			if (runlist !== this.#layout?.runlistIdAll || others.length !== 1) {
+				this.#ignore(t, 'runlist-mismatch');
+				return;
+			}
+			c = others[0]!;
 		}
 		if (this.#consume('drop-doorbell', chid) !== undefined) {
 			this.#dropped++;
 			return;
 		}
-		this.kick(chid);
+		this.#kick(c);
 	}
 
-	/** Make a channel pending as a doorbell would, without a token (the simulated GSP-RM's own kicks). */
-	kick(chid: number): void {
-		const c = this.#get(chid);
+	/**
+	 * Make a channel pending as a doorbell would, without a token (the simulated GSP-RM's own kicks).
+	 * @throws EngineError `SIM_ENGINE_NO_CHANNEL`, `SIM_ENGINE_AMBIGUOUS_CHANNEL`.
+	 */
+	kick(chid: number, runlistId?: number): void {
+		this.#kick(this.#get(chid, runlistId));
+	}
+
+	/**
+	 * Set the class used for engine methods on subchannels that never saw SET_OBJECT (RM binds the copy object
+	 * it allocated on the channel); `undefined` clears it.
+	 * @throws InvalidArgumentError for a class the copy engine does not have; EngineError as {@link kick}.
+	 */
+	setEngineClass(chid: number, classId: number | undefined, runlistId?: number): void {
+		const c = this.#get(chid, runlistId);
+		if (classId !== undefined && !this.copyEngine.supports(classId)) {
+			throw new InvalidArgumentError(`engineClass ${hex(classId, 4)} is not a copy class of this chip`, {
+				engineClass: classId,
+			});
+		}
+		c.engineClass = classId;
+	}
+
+	#kick(c: Channel): void {
+		const chid = c.reg.chid;
 		if (c.status === 'error') return;
 		const now = this.#driver.now();
 		let delay = 0n;
@@ -670,10 +725,31 @@ export class HostEngine {
 		if (this.#closed) throw new EngineError('SIM_ENGINE_CLOSED', 'the host engine has been closed');
 	}
 
-	#get(chid: number): Channel {
-		const c = this.#channels.get(chid);
+	#find(chid: number, runlistId: number | undefined): Channel | undefined {
+		if (runlistId !== undefined) return this.#channels.get(channelKey(runlistId, chid));
+		let found: Channel | undefined;
+		for (const c of this.#channels.values()) {
+			if (c.reg.chid !== chid) continue;
+			if (found !== undefined) {
+				throw new EngineError(
+					'SIM_ENGINE_AMBIGUOUS_CHANNEL',
+					`channel ${chid} is registered on several runlists; name the runlist`,
+					{ chid, runlists: [found.reg.runlistId, c.reg.runlistId] },
+				);
+			}
+			found = c;
+		}
+		return found;
+	}
+
+	#get(chid: number, runlistId?: number): Channel {
+		const c = this.#find(chid, runlistId);
 		if (c === undefined) {
-			throw new EngineError('SIM_ENGINE_NO_CHANNEL', `channel ${chid} is not registered`, { chid });
+			throw new EngineError(
+				'SIM_ENGINE_NO_CHANNEL',
+				`channel ${chid}${runlistId === undefined ? '' : ` on runlist ${runlistId}`} is not registered`,
+				{ chid, ...(runlistId === undefined ? {} : { runlistId }) },
+			);
 		}
 		return c;
 	}
@@ -1094,7 +1170,7 @@ export class HostEngine {
 			// Faults raised while executing (MMU, memory) name the method that caused them.
 			if (e instanceof EngineStop && e.info.method === undefined) {
 				const classId =
-					address >= HOST.ENGINE_BASE ? (c.subchannels[subchannel] ?? c.reg.engineClass) : undefined;
+					address >= HOST.ENGINE_BASE ? (c.subchannels[subchannel] ?? c.engineClass) : undefined;
 				throw new EngineStop({
 					...e.info,
 					method: { subchannel, address, data, ...(classId === undefined ? {} : { classId }) },
@@ -1290,7 +1366,7 @@ export class HostEngine {
 		if (subchannel >= PB.FIRST_SW_SUBCHANNEL) {
 			illegalMethod(subchannel, address, data, 'software subchannel (SW methods are not modelled)');
 		}
-		const classId = c.subchannels[subchannel] ?? c.reg.engineClass;
+		const classId = c.subchannels[subchannel] ?? c.engineClass;
 		if (classId === undefined)
 			return illegalMethod(subchannel, address, data, 'no object is bound to the subchannel');
 		if (this.#dispatch(c, subchannel, classId, address, data) === 'stall') {

@@ -349,6 +349,14 @@ export class GspRmAbi {
 		return typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : undefined;
 	}
 
+	/** A `#define NAME hi:lo` bit range of this branch (e.g. `NVOS04_FLAGS_PRIVILEGED_CHANNEL`), or `undefined`. */
+	bitRange(name: string): readonly [number, number] | undefined {
+		const v = (this.constants as Readonly<Record<string, unknown>>)[name];
+		return Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number')
+			? [v[0] as number, v[1] as number]
+			: undefined;
+	}
+
 	/** A value of an enumeration, e.g. `enumValue('ENGINE_INFO_TYPE', 'ENGINE_INFO_TYPE_RUNLIST')`. */
 	enumValue(enumName: string, name: string): number {
 		const v = this.enums[enumName]?.[name];

@@ -8,6 +8,7 @@
  */
 
 import type { SimChipSpec } from '../chips.ts';
+import type { ChannelErrorReport } from '../engines/types.ts';
 import { type GspRmAbi, type GspRmFirmwareVersion, gspRmAbi } from './abi.ts';
 import {
 	BootFailure,
@@ -17,6 +18,7 @@ import {
 	readLibosRegions,
 	readRmArguments,
 } from './boot.ts';
+import { exceptTypeOf, type GspChannelSink, isGspChannelTag, rcTriggeredFields } from './channels.ts';
 import { type GspChipConfig, gspChipConfig } from './chip-config.ts';
 import { NV_STATUS, nvStatusName, REGISTRY_TYPE, RPC_RESULT } from './constants.ts';
 import { GspRmError } from './errors.ts';
@@ -61,6 +63,11 @@ export interface GspRmEnvironment {
 	unloaded(): void;
 	/** A line for the simulator's log. */
 	log(line: string): void;
+	/**
+	 * Where RM's channel changes go (register/enable/engine class/unregister/reset), in order and synchronously
+	 * while the RPC is handled, i.e. before its reply is published. Unset: channels exist only in RM's tree.
+	 */
+	readonly channels?: GspChannelSink;
 }
 
 /** Result of one {@link GspRmCore.step}. */
@@ -257,6 +264,7 @@ export class GspRmCore {
 
 	/** Reset the GSP (falcon reset): everything is forgotten, faults disarmed; `start` may be called again. */
 	reset(): void {
+		if (this.#rm !== undefined) this.#env.channels?.({ type: 'reset' });
 		this.#phase = 'off';
 		this.#start = undefined;
 		this.#abi = undefined;
@@ -307,6 +315,40 @@ export class GspRmCore {
 		}
 		const bytes = encodeEventPayload(abi, name, payload);
 		this.#sendEvent(abi.eventId(name)!, bytes);
+	}
+
+	/**
+	 * An engine stopped a channel RM registered: raise MMU_FAULT_QUEUED (for MMU faults) and RC_TRIGGERED naming
+	 * the channel's engine type, CHID and Xid, as GSP-RM's robust-channel handling does. Reports about channels
+	 * RM did not register, or that it has freed since, are ignored. Returns whether events were queued.
+	 */
+	channelError(report: ChannelErrorReport): boolean {
+		const abi = this.#abi;
+		const rm = this.#rm;
+		if (abi === undefined || rm === undefined || this.#transport === undefined || this.#phase !== 'running')
+			return false;
+		if (report.tag !== undefined && !isGspChannelTag(report.tag)) return false;
+		const ch = rm.findChannel(report.runlistId, report.chid);
+		if (ch === undefined) {
+			this.#note(`engine error on chid ${report.chid} (runlist ${report.runlistId}), which RM does not have`);
+			return false;
+		}
+		const engine = rm.engines.find((e) => rm.nv2080EngineType(e) === ch.info.engineType);
+		const ceInstance = engine?.devType === 0x13 ? engine.instance : 0;
+		const exceptType = exceptTypeOf(report, ceInstance);
+		const line = `RC: chid ${report.chid} runlist ${report.runlistId} (${ch.info.engineName}) Xid ${exceptType}: ${report.kind} — ${report.detail}`;
+		this.#note(line);
+		this.#rmLog?.write(line);
+		if (report.kind === 'mmu-fault') {
+			const id = abi.eventId('MMU_FAULT_QUEUED');
+			// The fault record itself would go to the shadow fault buffer, which is not modelled: no payload.
+			if (id !== undefined) this.#sendEvent(id, new Uint8Array(0));
+		}
+		this.#sendEvent(
+			abi.eventId('RC_TRIGGERED')!,
+			encodeEventPayload(abi, 'RC_TRIGGERED', rcTriggeredFields(abi, report, ch.info, exceptType)),
+		);
+		return true;
 	}
 
 	/** Do all the work there is now. */
@@ -360,6 +402,7 @@ export class GspRmCore {
 				if (r.queued === 0 && this.#unloadAfterFlush) {
 					this.#unloadAfterFlush = false;
 					this.#setPhase('unloaded');
+					this.#env.channels?.({ type: 'reset' });
 					this.#env.unloaded();
 					progressed = true;
 				}
@@ -503,6 +546,7 @@ export class GspRmCore {
 		if (start.wprMeta !== undefined) this.#wpr = this.#readWprMeta(start.wprMeta);
 		const fb = fbLayout(env.vramSize, this.#wpr?.gspFwRsvdStart);
 		this.#rm = new RmServer(abi, this.#chip, fb);
+		this.#rm.onChannelEvent = (e) => this.#env.channels?.(e);
 		this.#controls = new RmControls(this.#rm);
 		writeStatusQueueHeader(region, statq);
 		this.#transport = new GspTransport({

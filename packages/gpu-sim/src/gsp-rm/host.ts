@@ -14,12 +14,14 @@
 
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { type Clock, VirtualClock } from '@gspkit/hal';
 import type { SimChipSpec } from '../chips.ts';
 import type { DmaPool } from '../dma.ts';
+import type { ChannelErrorReport } from '../engines/types.ts';
 import type { SimInterruptLine } from '../irq.ts';
 import { type GspRmFirmwareVersion, gspRmAbi } from './abi.ts';
+import { type GspChannelSink, isGspChannelTag } from './channels.ts';
 import {
 	encodeEventPayload,
 	GspRmCore,
@@ -67,6 +69,13 @@ export interface SimulatedGspRmOptions {
 	readonly responseLatencyNs?: bigint;
 	/** Worker mode: the worker entry to load instead of the built-in one. */
 	readonly workerUrl?: URL;
+	/**
+	 * Receives RM's channel changes (register, enable, engine class, unregister, reset) in order — the simulated
+	 * GPU applies them to its host engine. In-thread modes call it while the RPC is handled; in worker mode the
+	 * worker posts them before it publishes the reply, and {@link SimulatedGspRm.syncChannels} applies any still
+	 * in flight (the host engine calls it before decoding a doorbell).
+	 */
+	readonly channels?: GspChannelSink;
 }
 
 /** Convenience wrappers over {@link GspRmFault}. */
@@ -124,6 +133,7 @@ export class SimulatedGspRm {
 				interrupt: () => this.#interrupt(),
 				unloaded: () => options.onUnload?.(),
 				log: (line) => this.#onLog(line),
+				...(options.channels === undefined ? {} : { channels: options.channels }),
 			});
 		}
 		const f = (fault: GspRmFault) => this.applyFault(fault);
@@ -214,6 +224,36 @@ export class SimulatedGspRm {
 		}
 		const bytes = encodeEventPayload(gspRmAbi(this.#version), name, payload);
 		this.#command({ type: 'event', name, payload: bytes });
+	}
+
+	/**
+	 * Worker mode: apply, synchronously and in order, the worker's messages that have not been delivered yet
+	 * (channel changes, interrupts, logs). Because the worker posts a channel change before it publishes the reply
+	 * of the RPC that made it, a driver that saw the reply finds the change applied after this call. A no-op in
+	 * the in-thread modes, where changes are applied while the RPC is handled.
+	 */
+	syncChannels(): void {
+		const port = this.#port;
+		if (port === undefined || this.#closed) return;
+		for (;;) {
+			const m = receiveMessageOnPort(port);
+			if (m === undefined) return;
+			this.#onWorkerMessage(m.message as WorkerMessage);
+		}
+	}
+
+	/**
+	 * An engine stopped a channel: if RM registered it (its tag says so) and the GSP is running, GSP-RM raises
+	 * MMU_FAULT_QUEUED (for MMU faults) and RC_TRIGGERED for it. Other reports are ignored.
+	 */
+	channelError(report: ChannelErrorReport): void {
+		if (this.#closed || this.#workerError !== undefined || !isGspChannelTag(report.tag)) return;
+		if (this.phase !== 'running') return;
+		if (this.#core !== undefined) {
+			if (this.#core.channelError(report)) this.#schedule(this.#o.clock.now());
+			return;
+		}
+		this.#command({ type: 'channel-error', report });
 	}
 
 	/**
@@ -379,6 +419,9 @@ export class SimulatedGspRm {
 				break;
 			case 'log':
 				this.#onLog(m.line);
+				break;
+			case 'channel':
+				this.#o.channels?.(m.event);
 				break;
 			case 'snapshot': {
 				const resolve = this.#snapshots.get(m.id);

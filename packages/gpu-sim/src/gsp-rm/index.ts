@@ -22,6 +22,24 @@ export {
 	readLibosLogText,
 	type SharedRegion,
 } from './boot.ts';
+export {
+	ADDR_FBMEM,
+	ADDR_SYSMEM,
+	ceErrorXid,
+	channelRegistration,
+	exceptTypeOf,
+	type GspChannelEvent,
+	type GspChannelSink,
+	type GspChannelTag,
+	gmmuAperture,
+	isGspChannelTag,
+	memoryDescAperture,
+	ROBUST_CHANNEL,
+	rcTriggeredFields,
+	rootPageShift,
+	type VaSpaceRecord,
+	vaSpacePdb,
+} from './channels.ts';
 export { elementChecksum } from './checksum.ts';
 export {
 	type GspChipClasses,

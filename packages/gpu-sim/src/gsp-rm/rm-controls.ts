@@ -181,6 +181,7 @@ const CONTROLS: Readonly<Record<string, ControlDesc>> = {
 			const info = obj.data as unknown as RmChannelInfo;
 			if (engineType !== info.engineType) return NV_STATUS.NV_ERR_INVALID_ARGUMENT;
 			info.bound = true;
+			rm.channelStateChanged(info);
 			return NV_STATUS.NV_OK;
 		},
 	},
@@ -192,6 +193,7 @@ const CONTROLS: Readonly<Record<string, ControlDesc>> = {
 			const enable = rm.abi.image('NVA06F_CTRL_GPFIFO_SCHEDULE_PARAMS', params).get<number>('bEnable') !== 0;
 			if (enable && !info.bound) return NV_STATUS.NV_ERR_INVALID_STATE;
 			info.scheduled = enable;
+			rm.channelStateChanged(info);
 			return NV_STATUS.NV_OK;
 		},
 	},

@@ -9,6 +9,14 @@
  */
 
 import type { DecodedStruct, GspRmAbi } from './abi.ts';
+import {
+	channelRegistration,
+	type GspChannelEvent,
+	type GspChannelSink,
+	memoryDescAperture,
+	type VaSpaceRecord,
+	vaSpacePdb,
+} from './channels.ts';
 import { type GspChipConfig, type GspEngine, gspEngines } from './chip-config.ts';
 import {
 	EXTRA_CLASSES,
@@ -127,6 +135,8 @@ export class RmServer {
 	/** Channel IDs in use, per runlist. */
 	readonly #chids = new Map<number, Set<number>>();
 	#clientIndex = 0;
+	/** Where channel changes go (the host engine, possibly in another thread); unset, they are dropped. */
+	onChannelEvent: GspChannelSink | undefined;
 
 	constructor(abi: GspRmAbi, chip: GspChipConfig, fb: FbLayout) {
 		this.abi = abi;
@@ -331,8 +341,53 @@ export class RmServer {
 		}
 		const built = this.#construct(desc.kind, client, parent, p, params);
 		if (typeof built === 'number') return { status: built };
-		this.#insert(client, parent, handle, hClass, desc.kind, built);
+		const obj = this.#insert(client, parent, handle, hClass, desc.kind, built);
+		if (desc.kind === 'channel') this.#registerChannel(obj, p!);
+		if (desc.kind === 'copy' && parent.kind === 'channel') {
+			const info = parent.data as unknown as RmChannelInfo;
+			this.#emit({ type: 'engine-class', chid: info.chid, runlistId: info.runlist, classId: hClass });
+		}
 		return { status: NV_STATUS.NV_OK, hObject: handle };
+	}
+
+	#emit(e: GspChannelEvent): void {
+		this.onChannelEvent?.(e);
+	}
+
+	#registerChannel(obj: RmObject, p: DecodedStruct): void {
+		const info = obj.data as unknown as RmChannelInfo;
+		const vas = info.hVASpace === 0 ? undefined : obj.client.objects.get(info.hVASpace);
+		const [hi, lo] = this.abi.bitRange('NVOS04_FLAGS_PRIVILEGED_CHANNEL') ?? [5, 5];
+		const privileged =
+			bits(p.flags as number, hi, lo) === (this.abi.constant('NVOS04_FLAGS_PRIVILEGED_CHANNEL_TRUE') ?? 1);
+		this.#emit({
+			type: 'register',
+			registration: channelRegistration({
+				info,
+				classId: obj.classId,
+				privileged,
+				pdb: vaSpacePdb(this.chip, vas?.data as VaSpaceRecord | undefined),
+				tag: { gspRm: true, hClient: obj.client.handle, hChannel: obj.handle },
+			}),
+		});
+	}
+
+	/** BIND / GPFIFO_SCHEDULE changed a channel: it may run once it is bound and scheduled. */
+	channelStateChanged(info: RmChannelInfo): void {
+		this.#emit({
+			type: 'enable',
+			chid: info.chid,
+			runlistId: info.runlist,
+			enabled: info.bound && info.scheduled,
+		});
+	}
+
+	/** The channel on runlist `runlist` with CHID `chid`, with its RM handles. */
+	findChannel(
+		runlist: number,
+		chid: number,
+	): { readonly hClient: number; readonly hObject: number; readonly info: RmChannelInfo } | undefined {
+		return this.channels().find((c) => c.info.runlist === runlist && c.info.chid === chid);
 	}
 
 	#checkParamsSize(desc: ClassDesc, size: number): number {
@@ -473,6 +528,11 @@ export class RmServer {
 		}
 		const entries = p.gpFifoEntries as number;
 		if (entries < 2 || (entries & (entries - 1)) !== 0) return NV_STATUS.NV_ERR_INVALID_ARGUMENT;
+		// The host fetches the ring through the MMU with 40-bit pushbuffer addresses (reference C.1).
+		const gpFifoOffset = p.gpFifoOffset as bigint;
+		if (gpFifoOffset % 8n !== 0n || gpFifoOffset + BigInt(entries) * 8n > 1n << 40n) {
+			return NV_STATUS.NV_ERR_INVALID_ARGUMENT;
+		}
 		const engineType = p.engineType as number;
 		const engine = this.engines.find((e) => this.nv2080EngineType(e) === engineType);
 		if (engine === undefined) return NV_STATUS.NV_ERR_INVALID_ARGUMENT;
@@ -498,6 +558,18 @@ export class RmServer {
 				cacheAttrib: d.cacheAttrib as number,
 			};
 		};
+		// The instance block is 4 KiB aligned (reference B.5), USERD 512 bytes (C.3); both in FB or system memory.
+		const inst = desc('instanceMem');
+		const userd = desc('userdMem');
+		if (
+			memoryDescAperture(inst) === undefined ||
+			memoryDescAperture(userd) === undefined ||
+			inst.base % 0x1000n !== 0n ||
+			userd.base % 0x200n !== 0n
+		) {
+			used.delete(chid);
+			return NV_STATUS.NV_ERR_INVALID_ARGUMENT;
+		}
 		const info: RmChannelInfo = {
 			chid,
 			runlist: engine.runlist,
@@ -506,8 +578,8 @@ export class RmServer {
 			hVASpace,
 			gpFifoOffset: p.gpFifoOffset as bigint,
 			gpFifoEntries: entries,
-			instanceMem: desc('instanceMem'),
-			userdMem: desc('userdMem'),
+			instanceMem: inst,
+			userdMem: userd,
 			ramfcMem: desc('ramfcMem'),
 			mthdbufMem: desc('mthdbufMem'),
 			hUserdMemory: (p.hUserdMemory as Uint32Array)[0] ?? 0,
@@ -546,6 +618,11 @@ export class RmServer {
 		if (obj.kind === 'channel') {
 			const info = obj.data as unknown as RmChannelInfo;
 			this.#chids.get(info.runlist)?.delete(info.chid);
+			this.#emit({ type: 'unregister', chid: info.chid, runlistId: info.runlist });
+		}
+		if (obj.kind === 'copy' && obj.parent.kind === 'channel') {
+			const info = obj.parent.data as unknown as RmChannelInfo;
+			this.#emit({ type: 'engine-class', chid: info.chid, runlistId: info.runlist, classId: undefined });
 		}
 		obj.client.objects.delete(obj.handle);
 	}

@@ -7,6 +7,8 @@
  */
 
 import type { MessagePort } from 'node:worker_threads';
+import type { ChannelErrorReport } from '../engines/types.ts';
+import type { GspChannelEvent } from './channels.ts';
 import type { GspRmSnapshot, GspRmStartArgs } from './core.ts';
 import type { GspRmFault } from './faults.ts';
 
@@ -29,6 +31,8 @@ export type WorkerCommand =
 	| { readonly type: 'fault'; readonly fault: GspRmFault }
 	| { readonly type: 'event'; readonly name: string; readonly payload: Uint8Array }
 	| { readonly type: 'snapshot'; readonly id: number }
+	/** An engine stopped a channel RM registered (becomes RC_TRIGGERED). */
+	| { readonly type: 'channel-error'; readonly report: ChannelErrorReport }
 	| { readonly type: 'stop' };
 
 /** Worker → host. */
@@ -36,6 +40,8 @@ export type WorkerMessage =
 	| { readonly type: 'interrupt' }
 	| { readonly type: 'unloaded' }
 	| { readonly type: 'log'; readonly line: string }
+	/** RM changed the host engine's channels; posted before the reply of the RPC that did it is published. */
+	| { readonly type: 'channel'; readonly event: GspChannelEvent }
 	| { readonly type: 'snapshot'; readonly id: number; readonly snapshot: GspRmSnapshot }
 	| { readonly type: 'error'; readonly message: string };
 

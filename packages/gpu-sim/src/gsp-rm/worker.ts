@@ -30,6 +30,7 @@ const core = new GspRmCore({
 	interrupt: () => post({ type: 'interrupt' }),
 	unloaded: () => post({ type: 'unloaded' }),
 	log: (line) => post({ type: 'log', line }),
+	channels: (event) => post({ type: 'channel', event }),
 });
 
 /** Apply every pending host command; `false` once told to stop. */
@@ -51,6 +52,9 @@ function drain(): boolean {
 					break;
 				case 'event':
 					core.raiseEvent(cmd.name, cmd.payload);
+					break;
+				case 'channel-error':
+					core.channelError(cmd.report);
 					break;
 				case 'snapshot':
 					post({ type: 'snapshot', id: cmd.id, snapshot: core.snapshot() });
