@@ -1,0 +1,204 @@
+/**
+ * Handlers of nouveau's VM_BIND uAPI: VM_INIT, VM_BIND and EXEC.
+ *
+ * Both VM_BIND and EXEC are jobs with in-syncs (fences to wait for) and out-syncs (syncobjs that receive
+ * the job's fence). They are checked in nouveau's order — in-syncs (bad type EOPNOTSUPP, unknown syncobj
+ * ENOENT, no fence / unsubmitted point EINVAL), then out-syncs (bad type EINVAL, unknown syncobj ENOENT),
+ * then the job itself — and only when everything passed is anything changed.
+ *
+ * @module
+ */
+
+import { decode, type RecordLayout, type Value } from '@gspkit/abi';
+import type { DeviceFence, PushEntry } from './device-api.ts';
+import { fail, type IoctlResult, OK, succeed } from './errors.ts';
+import type { DrmFile } from './file.ts';
+import type { Resv } from './gem.ts';
+import { execPushMax } from './ioctl-nouveau.ts';
+import { copyFromUser, type UserMemory } from './memory.ts';
+import { type Syncobj, syncobjFindFenceNow } from './syncobj.ts';
+import {
+	DRM_NOUVEAU_EXEC_PUSH_NO_PREFETCH,
+	DRM_NOUVEAU_SYNC_SYNCOBJ,
+	DRM_NOUVEAU_SYNC_TIMELINE_SYNCOBJ,
+	DRM_NOUVEAU_SYNC_TYPE_MASK,
+	DRM_NOUVEAU_VM_BIND_RUN_ASYNC,
+	type NouveauExec,
+	type NouveauSync,
+	type NouveauVmBind,
+	type NouveauVmInit,
+	NV50_DMA_PUSH_MAX_LENGTH,
+	nouveauExecPush,
+	nouveauSync,
+	nouveauVmBindOp,
+} from './uapi/nouveau.ts';
+import { type BindOp, Vm } from './vm.ts';
+
+const U64_MAX = (1n << 64n) - 1n;
+
+/** Copy `count` structs of `layout` from user memory (`u_memcpya`); `undefined` = EFAULT. */
+function copyArray<L extends RecordLayout>(
+	mem: UserMemory,
+	layout: L,
+	ptr: bigint,
+	count: number,
+): Value<L>[] | undefined {
+	if (count === 0) return [];
+	const bytes = copyFromUser(mem, ptr, count * layout.size);
+	if (bytes === undefined) return undefined;
+	const out: Value<L>[] = [];
+	for (let i = 0; i < count; i++) out.push(decode(layout, bytes, i * layout.size, { snapshot: false }));
+	return out;
+}
+
+/** DRM_IOCTL_NOUVEAU_VM_INIT: create the file's VM_BIND VA space with a kernel-managed range. */
+export function nouveauVmInitIoctl(file: DrmFile, args: NouveauVmInit): IoctlResult {
+	const end = args.kernel_managed_addr + args.kernel_managed_size;
+	if (end > U64_MAX) return fail('EINVAL');
+	if (end > 1n << BigInt(file.frontend.device.info.vaBits)) return fail('EINVAL');
+	if (file.uvmmDisabled) return fail('ENOSYS');
+	if (file.uvmm !== null) return fail('EEXIST');
+	const va = file.frontend.device.createVaSpace({
+		kernelManagedAddr: args.kernel_managed_addr,
+		kernelManagedSize: args.kernel_managed_size,
+	});
+	if (!va.ok) return fail(va.error);
+	file.uvmm = new Vm(
+		va.value,
+		args.kernel_managed_addr,
+		args.kernel_managed_size,
+		file.frontend.device.info.vaBits,
+	);
+	return OK;
+}
+
+/** A validated out-sync: where the job's fence goes. */
+interface OutSync {
+	readonly syncobj: Syncobj;
+	readonly point: bigint;
+	readonly timeline: boolean;
+}
+
+/** `nouveau_job_add_deps`: resolve in-syncs to fences (EOPNOTSUPP / ENOENT / EINVAL). */
+function inSyncFences(file: DrmFile, syncs: readonly NouveauSync[]): IoctlResult<DeviceFence[]> {
+	const out: DeviceFence[] = [];
+	for (const s of syncs) {
+		const type = s.flags & DRM_NOUVEAU_SYNC_TYPE_MASK;
+		if (type !== DRM_NOUVEAU_SYNC_SYNCOBJ && type !== DRM_NOUVEAU_SYNC_TIMELINE_SYNCOBJ)
+			return fail('EOPNOTSUPP');
+		const point = type === DRM_NOUVEAU_SYNC_TIMELINE_SYNCOBJ ? s.timeline_value : 0n;
+		const f = syncobjFindFenceNow(file, s.handle, point);
+		if (!f.ok) return f;
+		out.push(f.value);
+	}
+	return succeed(out);
+}
+
+/** `nouveau_job_fence_attach_prepare`: validate out-syncs (EINVAL for a bad type, ENOENT). */
+function outSyncTargets(file: DrmFile, syncs: readonly NouveauSync[]): IoctlResult<OutSync[]> {
+	const out: OutSync[] = [];
+	for (const s of syncs) {
+		const type = s.flags & DRM_NOUVEAU_SYNC_TYPE_MASK;
+		if (type !== DRM_NOUVEAU_SYNC_SYNCOBJ && type !== DRM_NOUVEAU_SYNC_TIMELINE_SYNCOBJ)
+			return fail('EINVAL');
+		const obj = file.syncobjs.get(s.handle);
+		if (obj === undefined) return fail('ENOENT');
+		const timeline = type === DRM_NOUVEAU_SYNC_TIMELINE_SYNCOBJ;
+		out.push({ syncobj: obj, point: timeline ? s.timeline_value : 0n, timeline });
+	}
+	return succeed(out);
+}
+
+/** `nouveau_job_fence_attach`: install the job's fence (timeline point or replacement). */
+function attachOutSyncs(targets: readonly OutSync[], fence: DeviceFence): void {
+	for (const t of targets) {
+		if (t.timeline) t.syncobj.addPoint(fence, t.point);
+		else t.syncobj.replace(fence);
+	}
+}
+
+/**
+ * DRM_IOCTL_NOUVEAU_VM_BIND. ENOSYS before VM_INIT; without RUN_ASYNC any in/out sync is EINVAL and the
+ * call returns only when the page tables are updated. `pad` of every op must be zero. See `vm.ts` for
+ * the map/unmap/sparse rules; a failed call leaves the VM unchanged.
+ */
+export async function nouveauVmBindIoctl(
+	file: DrmFile,
+	args: NouveauVmBind,
+	mem: UserMemory,
+): Promise<IoctlResult> {
+	const vm = file.uvmm;
+	if (vm === null) return fail('ENOSYS');
+	const uops = copyArray(mem, nouveauVmBindOp, args.op_ptr, args.op_count);
+	if (uops === undefined) return fail('EFAULT');
+	const ins = copyArray(mem, nouveauSync, args.wait_ptr, args.wait_count);
+	if (ins === undefined) return fail('EFAULT');
+	const outs = copyArray(mem, nouveauSync, args.sig_ptr, args.sig_count);
+	if (outs === undefined) return fail('EFAULT');
+	if (uops.some((o) => o.pad !== 0)) return fail('EINVAL');
+	const sync = (args.flags & DRM_NOUVEAU_VM_BIND_RUN_ASYNC) === 0;
+	if (sync && (ins.length > 0 || outs.length > 0)) return fail('EINVAL');
+	const deps = inSyncFences(file, ins);
+	if (!deps.ok) return deps;
+	const targets = outSyncTargets(file, outs);
+	if (!targets.ok) return targets;
+	const ops: BindOp[] = uops.map((o) => ({
+		op: o.op,
+		flags: o.flags,
+		handle: o.handle,
+		addr: o.addr,
+		boOffset: o.bo_offset,
+		range: o.range,
+	}));
+	const r = vm.submit(ops, (h) => file.lookupGem(h), deps.value);
+	if (!r.ok) return r;
+	const done = r.value.done;
+	attachOutSyncs(targets.value, done);
+	if (sync && !done.signalled) await new Promise<void>((resolve) => done.onSignal(() => resolve()));
+	return OK;
+}
+
+/**
+ * DRM_IOCTL_NOUVEAU_EXEC (always asynchronous). ENOSYS before VM_INIT, ENOENT for a channel this file
+ * does not own, ENODEV once the channel was killed, EINVAL for more than EXEC_PUSH_MAX pushes or a push
+ * longer than {@link NV50_DMA_PUSH_MAX_LENGTH}. The job's fence goes to every out-sync and into the
+ * reservation objects of everything the VM maps (so GEM_CPU_PREP waits for it); those objects stay alive
+ * until it signals.
+ */
+export function nouveauExecIoctl(file: DrmFile, args: NouveauExec, mem: UserMemory): IoctlResult {
+	const vm = file.uvmm;
+	if (vm === null) return fail('ENOSYS');
+	const ch = file.channels.get(args.channel);
+	if (ch === undefined) return fail('ENOENT');
+	if (ch.channel.killed) return fail('ENODEV');
+	if (args.push_count > execPushMax(file.frontend.device.info)) return fail('EINVAL');
+	const pushes = copyArray(mem, nouveauExecPush, args.push_ptr, args.push_count);
+	if (pushes === undefined) return fail('EFAULT');
+	const ins = copyArray(mem, nouveauSync, args.wait_ptr, args.wait_count);
+	if (ins === undefined) return fail('EFAULT');
+	const outs = copyArray(mem, nouveauSync, args.sig_ptr, args.sig_count);
+	if (outs === undefined) return fail('EFAULT');
+	if (pushes.some((p) => p.va_len > NV50_DMA_PUSH_MAX_LENGTH)) return fail('EINVAL');
+	const deps = inSyncFences(file, ins);
+	if (!deps.ok) return deps;
+	const targets = outSyncTargets(file, outs);
+	if (!targets.ok) return targets;
+	const entries: PushEntry[] = pushes.map((p) => ({
+		va: p.va,
+		length: p.va_len,
+		noPrefetch: (p.flags & DRM_NOUVEAU_EXEC_PUSH_NO_PREFETCH) !== 0,
+	}));
+	const submitted = ch.channel.submit({ pushes: entries, dependencies: deps.value });
+	if (!submitted.ok) return fail(submitted.error);
+	const fence = submitted.value;
+	attachOutSyncs(targets.value, fence);
+	const objs = [...vm.boundObjects()];
+	const resvs = new Set<Resv>(objs.map((o) => o.resv));
+	resvs.add(vm.resv);
+	for (const r of resvs) r.add(fence, 'write');
+	for (const o of objs) o.get();
+	fence.onSignal(() => {
+		for (const o of objs) o.put();
+	});
+	return OK;
+}
