@@ -46,7 +46,9 @@ describe('repository rules', () => {
 			expect(existsSync(join(repoRoot, dir, 'README.md')), `${dir}/README.md`).toBe(true);
 			expect(pkg.engines?.node, `${pkg.name} engines.node`).toBe('>=20.19');
 			if (pkg.private) continue;
-			expect(pkg.exports?.['.']?.['@gspkit/source'], `${pkg.name} source condition`).toMatch(/^\.\/src\/[\w-]+\.ts$/);
+			expect(pkg.exports?.['.']?.['@gspkit/source'], `${pkg.name} source condition`).toMatch(
+				/^\.\/src\/[\w-]+\.ts$/,
+			);
 			expect(Object.keys(pkg.exports?.['.'] ?? {})[0], `${pkg.name}: the source condition comes first`).toBe(
 				'@gspkit/source',
 			);

@@ -129,7 +129,7 @@ export function formatSummary(d: DeviceDescription, c: Colors): string {
 				? 'complete'
 				: c.yellow('not complete'),
 	]);
-	rows.push(['firmware', c.dim('not loaded (GSP boot is not implemented yet)')]);
+	rows.push(['firmware', c.dim('not loaded (probe only; run without `probe` to boot)')]);
 	const width = Math.max(...rows.map(([k]) => k.length)) + 2;
 	return rows.map(([k, v]) => `  ${c.cyan(k.padEnd(width))}${v}`).join('\n');
 }

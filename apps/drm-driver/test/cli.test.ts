@@ -21,9 +21,9 @@ async function run(...argv: string[]): Promise<{ code: number; out: string; err:
 	return { code, out, err };
 }
 
-describe('gspkit-drm', () => {
+describe('gspkit-drm probe', () => {
 	it('probes the default GA102 board and prints a readable summary', async () => {
-		const { code, out, err } = await run();
+		const { code, out, err } = await run('probe');
 		expect(code).toBe(EXIT.OK);
 		expect(err).toBe('');
 		expect(out).toContain(`gspkit-drm ${version()}`);
@@ -40,7 +40,7 @@ describe('gspkit-drm', () => {
 	});
 
 	it('--chip tu102 --json prints the probe result as JSON', async () => {
-		const { code, out } = await run('--chip', 'tu102', '--json');
+		const { code, out } = await run('probe', '--chip', 'tu102', '--json');
 		expect(code).toBe(EXIT.OK);
 		const j = JSON.parse(out);
 		expect(j.chip).toEqual({
@@ -69,7 +69,7 @@ describe('gspkit-drm', () => {
 	});
 
 	it('accepts chip names in any case', async () => {
-		const { code, out } = await run('--chip', 'GH100', '--json');
+		const { code, out } = await run('probe', '--chip', 'GH100', '--json');
 		expect(code).toBe(EXIT.OK);
 		const j = JSON.parse(out);
 		expect(j.chip.name).toBe('GH100');
@@ -79,7 +79,7 @@ describe('gspkit-drm', () => {
 	});
 
 	it('rejects an unknown chip with exit code 2 and the list of valid chips', async () => {
-		const { code, out, err } = await run('--chip', 'nope');
+		const { code, out, err } = await run('probe', '--chip', 'nope');
 		expect(code).toBe(EXIT.USAGE);
 		expect(out).toBe('');
 		expect(err).toContain("'nope' is invalid");
@@ -112,7 +112,7 @@ describe('gspkit-drm', () => {
 		const tsx = `${ROOT}node_modules/.bin/tsx`;
 		expect(existsSync(tsx)).toBe(true);
 		const cli = 'apps/drm-driver/src/cli.ts';
-		const ok = spawnSync(tsx, ['--conditions=@gspkit/source', cli, '--chip', 'tu102', '--json'], {
+		const ok = spawnSync(tsx, ['--conditions=@gspkit/source', cli, 'probe', '--chip', 'tu102', '--json'], {
 			cwd: ROOT,
 			encoding: 'utf8',
 			env: { ...process.env, NO_COLOR: '1' },
@@ -120,11 +120,89 @@ describe('gspkit-drm', () => {
 		expect(ok.stderr).toBe('');
 		expect(ok.status).toBe(0);
 		expect(JSON.parse(ok.stdout).chip.name).toBe('TU102');
-		const bad = spawnSync(tsx, ['--conditions=@gspkit/source', cli, '--chip', 'nope'], {
+		const bad = spawnSync(tsx, ['--conditions=@gspkit/source', cli, 'probe', '--chip', 'nope'], {
 			cwd: ROOT,
 			encoding: 'utf8',
 		});
 		expect(bad.status).toBe(2);
 		expect(bad.stderr).toContain('valid chips');
+	});
+});
+
+describe('gspkit-drm (boot + copy workload)', () => {
+	it.each(['535', '570'])('--abi %s --synthetic --json: boots, copies and verifies', async (abi) => {
+		const { code, out, err } = await run('--abi', abi, '--synthetic', '--json', '--size', '256K');
+		expect(err).toBe('');
+		expect(code).toBe(EXIT.OK);
+		const j = JSON.parse(out);
+		const version = abi === '535' ? '535.113.01' : '570.144';
+		expect(j.firmware).toMatchObject({
+			version,
+			branch: `r${abi}`,
+			source: 'memory',
+			label: 'synthetic (gpu-sim)',
+			forced: true,
+		});
+		expect(j.chip).toMatchObject({ name: 'GA102', chipset: '0x172' });
+		expect(j.gr).toMatchObject({
+			gpcCount: 7,
+			tpcCount: 41,
+			source: abi === '535' ? 'static-info' : 'controls',
+		});
+		expect(j.workload).toMatchObject({ bytes: 256 * 1024, jobs: 10, verified: true, mismatch: null });
+		expect(j.workload.channel).toMatchObject({ hostClass: '0xc56f', copyClass: '0xc7b5' });
+		expect(j.workload.scheduler).toEqual({ submitted: 10, completed: 10 });
+		expect(j.workload.vaSpace.rmRange).toEqual(['0x100000000', '0x11fffffff']);
+		for (const stage of [
+			'probe',
+			'firmware-select',
+			'fwsec',
+			'gsp-image',
+			'booter',
+			'gsp-init',
+			'static-info',
+			'rm-objects',
+		])
+			expect(typeof j.stagesMs[stage]).toBe('number');
+		expect(j.teardown).toContain('GSP-RM unloaded');
+		expect(j.mode).toEqual({ clock: 'virtual', gsp: 'stepped on the clock' });
+	});
+
+	it('prints a readable report with the firmware source, stages and the verification', async () => {
+		const { code, out } = await run('--synthetic', '--chip', 'tu102', '--size', '64K');
+		expect(code).toBe(EXIT.OK);
+		expect(out).toContain(`gspkit-drm ${version()}`);
+		expect(out).toMatch(
+			/firmware\s+GSP-RM 570\.144 \(r570\) from synthetic \(gpu-sim\) — no published firmware found/,
+		);
+		expect(out).toMatch(/boot stages\n\s+probe\s+[0-9.]+ ms/);
+		expect(out).toMatch(/total\s+[0-9.]+ ms/);
+		expect(out).toMatch(/gr\s+6 GPCs, 34 TPCs/);
+		expect(out).toMatch(
+			/channel\s+chid \d+ runlist \d+, TURING_CHANNEL_GPFIFO_A \(0xc46f\) \+ TURING_DMA_COPY_A \(0xc5b5\)/,
+		);
+		expect(out).toMatch(/verify\s+OK: 64 KiB byte for byte/);
+		expect(out).not.toContain('\u001b[');
+	});
+
+	it('does not fall back to synthetic firmware when an explicit --firmware directory has none', async () => {
+		const { code, err } = await run('--firmware', '/nonexistent-gspkit-firmware', '--size', '64K');
+		expect(code).toBe(EXIT.FAILURE);
+		expect(err).toContain('no usable GSP firmware for ga102');
+		expect(err).toContain('/nonexistent-gspkit-firmware');
+		expect(err).toContain('(ABI_NOT_FOUND)');
+	});
+
+	it('reports a chip without a synthetic firmware set (GH100 boots through FSP) as a typed error', async () => {
+		const { code, err } = await run('--chip', 'gh100', '--synthetic');
+		expect(code).toBe(EXIT.FAILURE);
+		expect(err).toContain('no usable GSP firmware for gh100');
+		expect(err).toContain('nvidia/gh100/gsp/fmc-570.144.bin');
+		expect(err).toContain('(ABI_NOT_FOUND)');
+	});
+
+	it('rejects bad --abi and --size values', async () => {
+		expect((await run('--abi', 'latest')).code).toBe(EXIT.USAGE);
+		expect((await run('--size', '1000')).code).toBe(EXIT.USAGE);
 	});
 });

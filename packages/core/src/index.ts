@@ -1,11 +1,64 @@
 /**
- * `@gspkit/core`: the version-neutral device API. Today it probes a GPU through any hal `Platform` and
- * describes what it found; boot, RPC, memory and channels are added by later stages.
+ * `@gspkit/core`: the version-neutral device API. `openDevice(platform, { abis })` probes the GPU, selects the
+ * firmware and its ABI, boots GSP-RM (falcon-boot), initialises the RPC layer (gsp-rpc) and builds the RM object
+ * tree; the {@link Device} then hands out memory, VA spaces (mmu, promoted to RM) and channels with schedulers
+ * (channel-sched). No firmware-ABI type crosses this API: the application hands the ABI packages in.
  *
  * @module
  */
 
-export { CORE_ERROR_CODES, type CoreErrorCode, ProbeError } from './errors.ts';
+export { type CoreAbiView, coreAbiView } from './abi-view.ts';
+export {
+	type ChannelEngineKind,
+	type ChannelHardwareInfo,
+	type ChannelRequest,
+	DeviceChannel,
+	kernelVaSpaceView,
+	type SubmitOptions,
+} from './channel.ts';
+export {
+	CORE_STAGES,
+	Device,
+	type DeviceEvents,
+	type DeviceInfo,
+	type DeviceProgress,
+	type DeviceStage,
+	type DeviceState,
+	type DeviceStats,
+	type EngineInfo,
+	type InterruptRoute,
+	type OpenDeviceOptions,
+	openDevice,
+	pciBdf,
+	type StageTiming,
+} from './device.ts';
+export {
+	ChannelKilledError,
+	CORE_ERROR_CODES,
+	CoreError,
+	type CoreErrorCode,
+	type CoreErrorOptions,
+	isCoreError,
+	ProbeError,
+} from './errors.ts';
+export {
+	branchesFor,
+	type FirmwareChoice,
+	type FirmwareFiles,
+	type FirmwareSource,
+	type ResolvedFirmware,
+	resolveAbiOverride,
+	resolveFirmware,
+} from './firmware.ts';
+export {
+	type BooterUnloadResult,
+	BSI_SECURE_SCRATCH_14,
+	chipFalcons,
+	type GspResumeInfo,
+	gspFalconControl,
+	runBooterUnload,
+} from './gsp-falcon.ts';
+export { DeviceMemory, type MemoryPlacement, type MemoryRequest } from './memory.ts';
 export {
 	type BarInfo,
 	listCapabilities,
@@ -27,3 +80,23 @@ export {
 	type PciDescription,
 	probe,
 } from './probe.ts';
+export { describeRc, XID_NAMES } from './rc.ts';
+export {
+	DEFAULT_KERNEL_RANGE_SIZE,
+	type DeviceMapping,
+	DeviceVaSpace,
+	dmaMappable,
+	KERNEL_RANGE_START,
+	type MapOptions,
+	type Mappable,
+	type VaSpaceHost,
+	type VaSpaceRequest,
+} from './vaspace.ts';
+export {
+	type FbRegionInfo,
+	usableVramRanges,
+	type VramAllocation,
+	VramAllocator,
+	type VramRange,
+	type VramStats,
+} from './vram.ts';

@@ -16,7 +16,7 @@ import type { ChannelErrorReport, ChannelRegistration } from '../engines/types.t
 import type { PageDirectoryBase, TableAperture } from '../mmu/types.ts';
 import type { GspRmAbi } from './abi.ts';
 import type { GspChipConfig } from './chip-config.ts';
-import type { MemoryDesc, RmChannelInfo } from './rm.ts';
+import type { MemoryDesc, RmChannelInfo } from './rm-channel-info.ts';
 
 /** The marker RM puts in a registration's `tag`, so error reports can be traced back to the RM objects. */
 export interface GspChannelTag {

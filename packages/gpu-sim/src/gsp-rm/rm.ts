@@ -26,6 +26,7 @@ import {
 	RS_UNIQUE_HANDLE_BASE,
 } from './constants.ts';
 import { type FbLayout, RangeAllocator } from './fb-layout.ts';
+import type { MemoryDesc, RmChannelInfo } from './rm-channel-info.ts';
 
 /** What an RM object is, which decides its parents and controls. */
 export type RmObjectKind =
@@ -42,33 +43,7 @@ export type RmObjectKind =
 	| 'graphics'
 	| 'compute';
 
-/** A channel as RM records it (what the host-engine model needs to find its state). */
-export interface RmChannelInfo {
-	readonly chid: number;
-	readonly runlist: number;
-	/** `NV2080_ENGINE_TYPE_*` value from the alloc parameters. */
-	readonly engineType: number;
-	readonly engineName: string;
-	readonly hVASpace: number;
-	readonly gpFifoOffset: bigint;
-	readonly gpFifoEntries: number;
-	readonly instanceMem: MemoryDesc;
-	readonly userdMem: MemoryDesc;
-	readonly ramfcMem: MemoryDesc;
-	readonly mthdbufMem: MemoryDesc;
-	readonly hUserdMemory: number;
-	readonly userdOffset: bigint;
-	bound: boolean;
-	scheduled: boolean;
-}
-
-/** `NV_MEMORY_DESC_PARAMS`. */
-export interface MemoryDesc {
-	readonly base: bigint;
-	readonly size: bigint;
-	readonly addressSpace: number;
-	readonly cacheAttrib: number;
-}
+export type { MemoryDesc, RmChannelInfo } from './rm-channel-info.ts';
 
 /** One object of the tree. */
 export interface RmObject {
