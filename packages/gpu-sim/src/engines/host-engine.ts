@@ -61,7 +61,13 @@ export interface EngineTiming {
 /** A fault to inject; see {@link HostEngine.inject}. */
 export type EngineFaultInjection =
 	/** The engine stops making progress (on one channel, or on all): work stays queued, GP_GET freezes. */
-	| { readonly kind: 'hang'; readonly engine: 'host' | 'copy'; readonly chid?: number }
+	| {
+			readonly kind: 'hang';
+			readonly engine: 'host' | 'copy';
+			readonly chid?: number;
+			/** Chids are per runlist: name the runlist to hang one channel when several share a chid. */
+			readonly runlistId?: number;
+	  }
 	/** The next `count` doorbells (default unlimited) of a channel (or all) start `ns` later. */
 	| { readonly kind: 'delay'; readonly ns: bigint; readonly chid?: number; readonly count?: number }
 	/** The next `count` doorbells (default unlimited) of a channel (or all) are lost. */
@@ -662,14 +668,17 @@ export class HostEngine {
 		const now = this.#driver.now();
 		const of = (pred: (c: Channel) => boolean) =>
 			[...this.#channels.values()].filter(pred).map((c) => c.reg.chid);
-		const hung = of((c) => (c.status === 'pending' || c.status === 'running') && this.#hostHung(c.reg.chid));
+		const hung = of(
+			(c) =>
+				(c.status === 'pending' || c.status === 'running') && this.#hostHung(c.reg.chid, c.reg.runlistId),
+		);
 		const waiting = of((c) => c.status === 'pending' && c.readyAt > now);
 		const blocked = of((c) => c.status === 'blocked');
 		const runnable = of(
 			(c) =>
 				c.enabled &&
 				(c.status === 'running' || (c.status === 'pending' && c.readyAt <= now)) &&
-				!this.#hostHung(c.reg.chid),
+				!this.#hostHung(c.reg.chid, c.reg.runlistId),
 		);
 		return {
 			idle: runnable.length === 0,
@@ -773,18 +782,30 @@ export class HostEngine {
 		return undefined;
 	}
 
-	#hostHung(chid: number): boolean {
+	#hostHung(chid: number, runlistId: number): boolean {
 		for (const inj of this.#injections) {
 			const f = inj.fault;
-			if (f.kind === 'hang' && f.engine === 'host' && (f.chid === undefined || f.chid === chid)) return true;
+			if (
+				f.kind === 'hang' &&
+				f.engine === 'host' &&
+				(f.chid === undefined || f.chid === chid) &&
+				(f.runlistId === undefined || f.runlistId === runlistId)
+			)
+				return true;
 		}
 		return false;
 	}
 
-	#copyHung(chid: number): boolean {
+	#copyHung(chid: number, runlistId: number): boolean {
 		for (const inj of this.#injections) {
 			const f = inj.fault;
-			if (f.kind === 'hang' && f.engine === 'copy' && (f.chid === undefined || f.chid === chid)) return true;
+			if (
+				f.kind === 'hang' &&
+				f.engine === 'copy' &&
+				(f.chid === undefined || f.chid === chid) &&
+				(f.runlistId === undefined || f.runlistId === runlistId)
+			)
+				return true;
 		}
 		return false;
 	}
@@ -840,7 +861,7 @@ export class HostEngine {
 	/** One timeslice of a channel; returns whether anything changed. */
 	#turn(c: Channel): boolean {
 		if (c.removed || !c.enabled || c.status === 'idle' || c.status === 'error') return false;
-		if (c.readyAt > this.#driver.now() || this.#hostHung(c.reg.chid)) return false;
+		if (c.readyAt > this.#driver.now() || this.#hostHung(c.reg.chid, c.reg.runlistId)) return false;
 		let progress = false;
 		c.pbCache = undefined;
 		try {
@@ -1383,7 +1404,7 @@ export class HostEngine {
 		address: number,
 		data: number,
 	): 'done' | 'stall' {
-		if (this.#copyHung(c.reg.chid)) return 'stall';
+		if (this.#copyHung(c.reg.chid, c.reg.runlistId)) return 'stall';
 		this.copyEngine.method(
 			{ chid: c.reg.chid, privileged: c.privileged, space: this.#space(c), state: c.ce },
 			subchannel,
