@@ -7,7 +7,9 @@
  * @module
  */
 
-import { readFileSync, realpathSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Device, type DeviceProgress, probe, type StageTiming } from '@gspkit/core';
 import { createSimulatedGpu, isSimChipName, SIM_CHIPS, type SimulatedGpu } from '@gspkit/gpu-sim';
@@ -15,13 +17,25 @@ import { isGspkitError, RealClock } from '@gspkit/hal';
 import cliProgress from 'cli-progress';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
+import { type DemoStep, runDrmDemo } from './demo.ts';
 import { formatSummary, toJson } from './format.ts';
-import { formatRunReport, type RunReport, runReportJson } from './report.ts';
+import { type DrmRunReport, formatRunReport, type RunReport, runReportJson } from './report.ts';
+import { serveDevice } from './serve.ts';
 import { openSimulatedDevice } from './sim.ts';
 import { runCopyWorkload } from './workload.ts';
 
+export {
+	architectureOfChipset,
+	DEMO_STEPS,
+	type DemoOptions,
+	type DemoResult,
+	type DemoStep,
+	runDrmDemo,
+} from './demo.ts';
+export { type CoreDrmDevice, createDrmDevice, type DrmDeviceOptions } from './drm-device.ts';
 export { type Colors, formatSize, formatSummary, toJson } from './format.ts';
-export { formatRunReport, type RunReport, runReportJson } from './report.ts';
+export { type DrmRunReport, formatRunReport, type RunReport, runReportJson } from './report.ts';
+export { type CoreDrmService, type ServeOptions, serveDevice } from './serve.ts';
 export { ABIS, openSimulatedDevice, SYNTHETIC_LABEL, syntheticFirmwareFiles } from './sim.ts';
 export { runCopyWorkload, type WorkloadOptions, type WorkloadResult } from './workload.ts';
 
@@ -36,6 +50,10 @@ export interface CliIo {
 	readonly color?: boolean;
 	/** Draw a progress bar while the GSP image loads; default: only when stderr is a TTY. */
 	readonly progress?: boolean;
+	/** `serve` stops when this resolves (default: on SIGINT or SIGTERM). */
+	readonly stop?: Promise<unknown>;
+	/** `serve` calls this once it listens (tests connect then). */
+	readonly onListening?: (socketPath: string) => void;
 }
 
 const defaultIo: CliIo = {
@@ -144,6 +162,73 @@ class BootProgressBar {
 	}
 }
 
+/** A progress bar over the demo client's steps. */
+class DemoProgressBar {
+	readonly #bar: cliProgress.SingleBar;
+	#started = false;
+	constructor(stream: NodeJS.WritableStream) {
+		this.#bar = new cliProgress.SingleBar(
+			{
+				format: ' drm demo {bar} {value}/{total} | {step}',
+				stream,
+				barsize: 28,
+				hideCursor: true,
+				clearOnComplete: true,
+				fps: 20,
+			},
+			cliProgress.Presets.shades_classic,
+		);
+	}
+	update(step: DemoStep, index: number, total: number): void {
+		if (!this.#started) {
+			this.#bar.start(total, 0, { step: '' });
+			this.#started = true;
+		}
+		this.#bar.update(index, { step });
+	}
+	stop(): void {
+		if (this.#started) this.#bar.stop();
+		this.#started = false;
+	}
+}
+
+/** Serve the device on a temporary socket, run the demo client through it, stop serving. */
+async function runDrmPart(
+	device: Device,
+	size: number,
+	now: () => bigint,
+	bar: DemoProgressBar | undefined,
+): Promise<DrmRunReport> {
+	const dir = mkdtempSync(join(tmpdir(), 'gspkit-drm-'));
+	const socketPath = join(dir, 'drm.sock');
+	const vramBefore = device.vramUsed();
+	const t0 = now();
+	const service = await serveDevice(device, { socketPath });
+	try {
+		const demo = await runDrmDemo(socketPath, {
+			size,
+			now,
+			...(bar === undefined ? {} : { onStep: (s: DemoStep, i: number, n: number) => bar.update(s, i, n) }),
+		});
+		bar?.stop();
+		const t1 = now();
+		await service.close();
+		const t2 = now();
+		return {
+			socketPath,
+			demo,
+			totalNs: t1 - t0,
+			shutdownNs: t2 - t1,
+			vramBefore,
+			vramAfter: device.vramUsed(),
+		};
+	} finally {
+		bar?.stop();
+		await service.close().catch(() => undefined);
+		rmSync(dir, { recursive: true, force: true });
+	}
+}
+
 async function runDriver(opts: RunOptions, io: CliIo): Promise<number> {
 	const colors = pc.createColors(opts.color && (io.color ?? pc.isColorSupported));
 	const useBar =
@@ -178,6 +263,12 @@ async function runDriver(opts: RunOptions, io: CliIo): Promise<number> {
 			if (l.level !== 'debug') log.push(l.message);
 		});
 		const workload = await runCopyWorkload(device, { size: opts.size, now });
+		const drm = await runDrmPart(
+			device,
+			opts.size,
+			now,
+			useBar ? new DemoProgressBar(process.stderr) : undefined,
+		);
 		const info = device.info;
 		const tClose = now();
 		const before = log.length;
@@ -189,6 +280,7 @@ async function runDriver(opts: RunOptions, io: CliIo): Promise<number> {
 			boot,
 			bootNs,
 			workload,
+			drm,
 			teardownNs: now() - tClose,
 			teardown,
 			totalNs: now() - t0,
@@ -201,12 +293,79 @@ async function runDriver(opts: RunOptions, io: CliIo): Promise<number> {
 		if (opts.json === true) io.stdout(`${JSON.stringify(runReportJson(report), null, 2)}\n`);
 		else {
 			io.stdout(
-				`${colors.bold(`gspkit-drm ${version()}`)} ${colors.dim('boot + copy workload')}\n${formatRunReport(report, colors)}\n`,
+				`${colors.bold(`gspkit-drm ${version()}`)} ${colors.dim('boot + DRM demo client')}\n${formatRunReport(report, colors)}\n`,
 			);
 		}
-		return workload.verified ? EXIT.OK : EXIT.FAILURE;
+		const ok = workload.verified && drm.demo.verified && drm.vramAfter === drm.vramBefore;
+		return ok ? EXIT.OK : EXIT.FAILURE;
 	} catch (e) {
 		bar?.stop();
+		if (isTypedError(e)) {
+			io.stderr(`${colors.red('error:')} ${e.message} ${colors.dim(`(${e.code})`)}\n`);
+			return EXIT.FAILURE;
+		}
+		throw e;
+	} finally {
+		await device?.close().catch(() => undefined);
+		await gpu.close();
+	}
+}
+
+interface ServeCliOptions {
+	chip: string;
+	firmware?: string;
+	abi?: string;
+	synthetic?: boolean;
+	realTime?: boolean;
+	socket: string;
+	color: boolean;
+}
+
+/** Resolves on the first SIGINT or SIGTERM (and stops listening for them). */
+function untilSignal(): Promise<string> {
+	return new Promise((resolve) => {
+		const on = (sig: string) => {
+			process.off('SIGINT', on);
+			process.off('SIGTERM', on);
+			resolve(sig);
+		};
+		process.on('SIGINT', on);
+		process.on('SIGTERM', on);
+	});
+}
+
+async function runServe(opts: ServeCliOptions, io: CliIo): Promise<number> {
+	const colors = pc.createColors(opts.color && (io.color ?? pc.isColorSupported));
+	const realTime = opts.realTime === true;
+	const gpu = createSimulatedGpu({ chip: opts.chip, ...(realTime ? { clock: new RealClock() } : {}) });
+	let device: Device | undefined;
+	const stop = io.stop ?? untilSignal();
+	try {
+		device = await openSimulatedDevice(gpu, opts.chip, {
+			...(opts.firmware === undefined ? {} : { path: opts.firmware }),
+			...(opts.synthetic === true ? { synthetic: true } : {}),
+			...(opts.abi === undefined ? {} : { abi: opts.abi }),
+		});
+		const f = device.info.firmware;
+		const service = await serveDevice(device, {
+			socketPath: opts.socket,
+			onEvent: (e) => {
+				if (e.type === 'connect' || e.type === 'disconnect')
+					io.stdout(`${colors.dim(`${e.type} #${e.connection}`)}\n`);
+				else if (e.type === 'protocol-violation')
+					io.stderr(`protocol violation on #${e.connection}: ${e.reason}\n`);
+				else io.stderr(`internal error on #${e.connection}: ${String(e.error)}\n`);
+			},
+		});
+		io.stdout(
+			`${colors.bold(`gspkit-drm ${version()}`)} serving ${device.info.chip.name} (GSP-RM ${f.version}, ${f.branch}) on ${colors.bold(opts.socket)}\n`,
+		);
+		io.onListening?.(opts.socket);
+		await stop;
+		await service.close();
+		io.stdout('stopped\n');
+		return EXIT.OK;
+	} catch (e) {
 		if (isTypedError(e)) {
 			io.stderr(`${colors.red('error:')} ${e.message} ${colors.dim(`(${e.code})`)}\n`);
 			return EXIT.FAILURE;
@@ -275,6 +434,21 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
 		.configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
 		.action((opts: RunOptions) => {
 			result = runDriver(opts, io);
+		});
+	program
+		.command('serve')
+		.description('boot the GPU and serve the DRM uAPI on a UNIX socket until SIGINT/SIGTERM')
+		.addOption(chipOption())
+		.option('--socket <path>', 'UNIX socket path', '/tmp/gspkit-drm.sock')
+		.option('--firmware <path>', 'firmware directory to use (searched alone, no fallback)')
+		.addOption(new Option('--abi <branch>', 'force a firmware branch: 535 or 570').argParser(parseAbi))
+		.option('--synthetic', "use gpu-sim's synthetic firmware even if published files exist")
+		.option('--real-time', 'run the GPU on the real clock, GSP-RM in a worker thread (default: virtual time)')
+		.option('--no-color', 'disable colours')
+		.exitOverride()
+		.configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+		.action((opts: ServeCliOptions) => {
+			result = runServe(opts, io);
 		});
 	program
 		.command('probe')

@@ -6,6 +6,7 @@
 
 import type { DeviceInfo, StageTiming } from '@gspkit/core';
 import { hex } from '@gspkit/hal';
+import type { DemoResult } from './demo.ts';
 import { type Colors, formatSize } from './format.ts';
 import type { WorkloadResult } from './workload.ts';
 
@@ -17,6 +18,8 @@ export interface RunReport {
 	/** Wall time from the start to the device being ready. */
 	readonly bootNs: bigint;
 	readonly workload: WorkloadResult;
+	/** The demo client's run through the socket (absent when it did not run). */
+	readonly drm?: DrmRunReport;
 	/** Device teardown (channels, VA spaces, memory, RM client, GSP shutdown). */
 	readonly teardownNs: bigint;
 	/** What the teardown reported (device log lines). */
@@ -27,6 +30,19 @@ export interface RunReport {
 	readonly log: readonly string[];
 	/** How the platform's time and GSP processor ran. */
 	readonly mode: { readonly clock: 'virtual' | 'real'; readonly gsp: string };
+}
+
+/** The DRM part of a run: the socket server on the device and the demo client's workload. */
+export interface DrmRunReport {
+	readonly socketPath: string;
+	readonly demo: DemoResult;
+	/** Server start to demo end, real time. */
+	readonly totalNs: bigint;
+	/** Server shutdown and device-side teardown of the client's objects. */
+	readonly shutdownNs: bigint;
+	/** VRAM in use before the server started and after it stopped (must be equal). */
+	readonly vramBefore: bigint;
+	readonly vramAfter: bigint;
 }
 
 /** Nanoseconds as milliseconds with one decimal. */
@@ -99,7 +115,7 @@ export function formatRunReport(r: RunReport, c: Colors): string {
 	if (i.interrupts !== undefined)
 		row('interrupts', `${i.interrupts.length} routes in the kernel interrupt table`);
 	row('mmu', `${i.mmu.format}, ${i.mmu.vaBits}-bit VA`);
-	out.push(c.bold('workload'));
+	out.push(`${c.bold('core self-test')} ${c.dim('(in-process, core API)')}`);
 	row(
 		'va space',
 		`RM handle ${hex(w.vaSpace.handle)}, PDB ${hex(w.vaSpace.pdb, 1)}, RM range ${hex(w.vaSpace.rmRange.lo, 1)}–${hex(w.vaSpace.rmRange.hi, 1)} promoted (${w.vaSpace.levels} levels)  ${c.dim(ms(w.timings.vaSpace))}`,
@@ -120,9 +136,44 @@ export function formatRunReport(r: RunReport, c: Colors): string {
 			? `${c.green('OK')}: ${formatSize(BigInt(w.bytes))} byte for byte  ${c.dim(ms(w.timings.verify))}`
 			: `${c.red('MISMATCH')} at byte ${w.mismatch?.offset}: expected ${hex(w.mismatch?.expected ?? 0, 2)}, got ${hex(w.mismatch?.actual ?? 0, 2)}`,
 	);
+	if (r.drm !== undefined) formatDrm(r.drm, c, out, row);
 	row('teardown', `${['objects freed through RM', ...r.teardown].join(', ')}  ${c.dim(ms(r.teardownNs))}`);
 	row('total', ms(r.totalNs));
 	return out.join('\n');
+}
+
+function formatDrm(d: DrmRunReport, c: Colors, out: string[], row: (k: string, v: string) => void): void {
+	const m = d.demo;
+	out.push(`${c.bold('drm demo')} ${c.dim(`(a client over ${d.socketPath}, @gspkit/drm-client)`)}`);
+	const t = m.timings;
+	row(
+		'gem',
+		`${m.buffers.map((b) => `${b.label} ${formatSize(b.size)} ${b.domain}@${hex(b.va, 1)}`).join('  ')}  ${c.dim(ms(t['gem-new']))}`,
+	);
+	row(
+		'vm',
+		`VM_INIT ${c.dim(ms(t['vm-init']))}, async VM_BIND of ${m.buffers.length} maps signalling a syncobj ${c.dim(ms(t['vm-bind']))}`,
+	);
+	row('channel', `CHANNEL_ALLOC on the copy engine: channel ${m.channel}  ${c.dim(ms(t.channel))}`);
+	row(
+		'exec',
+		`${m.execs} EXECs, ${m.pushes} pushes (${m.pushbufferBytes} bytes of pushbuffer via PWRITE), chained by timeline points 1→2→3  ${c.dim(ms(t.exec))}`,
+	);
+	const mibps = (m.bytes * 2) / 2 ** 20 / (Number(t.exec + t.wait) / 1e9);
+	row(
+		'wait',
+		`SYNCOBJ_TIMELINE_WAIT point 3 (reached ${m.timelinePoint}) ${c.dim(`${ms(t.wait)}; ${mibps.toFixed(0)} MiB/s copied`)}`,
+	);
+	row(
+		'verify',
+		m.verified
+			? `${c.green('OK')}: ${formatSize(BigInt(m.bytes))} PREAD back byte for byte  ${c.dim(ms(t.verify))}`
+			: `${c.red('MISMATCH')} at byte ${m.mismatch?.offset}: expected ${hex(m.mismatch?.expected ?? 0, 2)}, got ${hex(m.mismatch?.actual ?? 0, 2)}`,
+	);
+	row(
+		'released',
+		`${m.ioctls} ioctls in ${ms(d.totalNs)}; after disconnect + shutdown VRAM in use ${formatBytes(d.vramAfter)} (before ${formatBytes(d.vramBefore)})  ${c.dim(ms(d.shutdownNs))}`,
+	);
 }
 
 /** The JSON form of a run (bigints as strings or numbers, IDs as hex). */
@@ -186,6 +237,27 @@ export function runReportJson(r: RunReport) {
 			timingsMs: Object.fromEntries(Object.entries(w.timings).map(([k, v]) => [k, msNum(v)])),
 			scheduler: w.scheduler,
 		},
+		drm:
+			r.drm === undefined
+				? null
+				: {
+						socketPath: r.drm.socketPath,
+						bytes: r.drm.demo.bytes,
+						verified: r.drm.demo.verified,
+						mismatch: r.drm.demo.mismatch ?? null,
+						chipset: hex(r.drm.demo.chipset, 3),
+						buffers: r.drm.demo.buffers.map((b) => ({ ...b, size: n(b.size), va: hex(b.va, 1) })),
+						channel: r.drm.demo.channel,
+						execs: r.drm.demo.execs,
+						pushes: r.drm.demo.pushes,
+						timelinePoint: n(r.drm.demo.timelinePoint),
+						ioctls: r.drm.demo.ioctls,
+						timingsMs: Object.fromEntries(Object.entries(r.drm.demo.timings).map(([k, v]) => [k, msNum(v)])),
+						totalMs: msNum(r.drm.totalNs),
+						shutdownMs: msNum(r.drm.shutdownNs),
+						vramBefore: n(r.drm.vramBefore),
+						vramAfter: n(r.drm.vramAfter),
+					},
 		teardownMs: msNum(r.teardownNs),
 		teardown: r.teardown,
 		totalMs: msNum(r.totalNs),

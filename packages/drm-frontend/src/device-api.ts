@@ -38,6 +38,12 @@ export interface DeviceErr {
 export type DeviceResult<T> = DeviceOk<T> | DeviceErr;
 
 /**
+ * A device call that may have to wait (e.g. for GSP-RM to allocate an object): the result, or a promise of
+ * it. The promise never rejects; a failure is a {@link DeviceErr}.
+ */
+export type MaybeAsync<T> = DeviceResult<T> | Promise<DeviceResult<T>>;
+
+/**
  * A dma_fence as the frontend sees it: signals once, never un-signals, an error (if any) is set before it
  * signals.
  */
@@ -232,15 +238,21 @@ export interface DrmDevice {
 	allocBuffer(request: BufferRequest): DeviceResult<DeviceBuffer>;
 	/** Free backing memory. The frontend calls this exactly once per buffer, after its last reference. */
 	freeBuffer(buffer: DeviceBuffer): void;
-	/** Create a VA space. */
-	createVaSpace(request: VaSpaceRequest): DeviceResult<DeviceVaSpace>;
+	/**
+	 * Create a VA space. May answer asynchronously (a real device asks GSP-RM to promote it); VM_INIT then
+	 * waits.
+	 */
+	createVaSpace(request: VaSpaceRequest): MaybeAsync<DeviceVaSpace>;
 	/**
 	 * Destroy a VA space. Its channels were destroyed and its mappings unmapped (committed) first; page
 	 * tables may be freed once in-flight work using them has finished.
 	 */
 	destroyVaSpace(vaSpace: DeviceVaSpace): void;
-	/** Create a channel. `EINVAL` for an engine the GPU does not have; `ENOSPC` when out of channel ids. */
-	createChannel(request: ChannelRequest): DeviceResult<DeviceChannel>;
+	/**
+	 * Create a channel. `EINVAL` for an engine the GPU does not have; `ENOSPC` when out of channel ids. May
+	 * answer asynchronously (GSP-RM allocates the channel); CHANNEL_ALLOC then waits.
+	 */
+	createChannel(request: ChannelRequest): MaybeAsync<DeviceChannel>;
 	/**
 	 * Destroy a channel. Jobs still queued or running finish or are cancelled; either way their fences
 	 * signal (a cancelled job's with an error).

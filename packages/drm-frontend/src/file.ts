@@ -126,8 +126,12 @@ export class DrmFile extends KernelFile implements SyncobjContext {
 	uvmm: Vm | null = null;
 	/** VM_INIT is no longer possible (a BO or channel was created first). */
 	uvmmDisabled = false;
+	/** A VM_INIT is waiting for the device to create the VA space. */
+	uvmmPending = false;
 	/** The VA space of channels created without VM_INIT (no VM_BIND/EXEC there). */
 	legacyVaSpace: DeviceVaSpace | null = null;
+	/** The legacy VA space, while the device is still creating it. */
+	legacyVaSpacePending: Promise<IoctlResult<DeviceVaSpace>> | null = null;
 	/** Was master at some point (may re-acquire without privilege). */
 	wasMaster = false;
 	/** Authenticated (DRM_AUTH); privileged openers and masters are. */

@@ -9,6 +9,8 @@ import type {
 	BufferPlacement,
 	ChannelEngine,
 	DeviceBuffer,
+	DeviceChannel,
+	DeviceResult,
 	DeviceVaSpace,
 	DrmDeviceInfo,
 } from './device-api.ts';
@@ -194,7 +196,7 @@ function fillInfo(obj: GemObject, handle: number, info: NouveauGemInfo): void {
  * out of VRAM is ENOSPC (falling back to GART when the domain allows it).
  */
 export function nouveauGemNewIoctl(file: DrmFile, args: NouveauGemNew): IoctlResult {
-	if (file.uvmm === null) file.uvmmDisabled = true;
+	if (file.uvmm === null && !file.uvmmPending) file.uvmmDisabled = true;
 	const info = args.info;
 	let domain = info.domain;
 	const noShare = (domain & NOUVEAU_GEM_DOMAIN_NO_SHARE) !== 0;
@@ -317,25 +319,46 @@ function selectEngine(args: NouveauChannelAlloc): IoctlResult<ChannelEngine | un
 	return succeed(engine);
 }
 
-function channelVaSpace(file: DrmFile): IoctlResult<DeviceVaSpace> {
+/** Continue with `fn` now, or once `value` resolves (device calls may answer asynchronously). */
+function then<T, U>(value: T | Promise<T>, fn: (v: T) => U | Promise<U>): U | Promise<U> {
+	return value instanceof Promise ? value.then(fn) : fn(value);
+}
+
+function channelVaSpace(file: DrmFile): IoctlResult<DeviceVaSpace> | Promise<IoctlResult<DeviceVaSpace>> {
 	if (file.uvmm !== null) return succeed(file.uvmm.vaSpace);
 	if (file.legacyVaSpace !== null) return succeed(file.legacyVaSpace);
+	if (file.legacyVaSpacePending !== null) return file.legacyVaSpacePending;
 	const dev = file.frontend.device;
+	const install = (r: DeviceResult<DeviceVaSpace>): IoctlResult<DeviceVaSpace> => {
+		file.legacyVaSpacePending = null;
+		if (!r.ok) return fail(r.error);
+		if (file.released) {
+			dev.destroyVaSpace(r.value);
+			return fail('EBADF');
+		}
+		file.legacyVaSpace = r.value;
+		return succeed(r.value);
+	};
 	const r = dev.createVaSpace({ kernelManagedAddr: 0n, kernelManagedSize: 1n << BigInt(dev.info.vaBits) });
-	if (!r.ok) return fail(r.error);
-	file.legacyVaSpace = r.value;
-	return succeed(r.value);
+	if (!(r instanceof Promise)) return install(r);
+	const pending = r.then(install);
+	file.legacyVaSpacePending = pending;
+	return pending;
 }
 
 /**
  * DRM_IOCTL_NOUVEAU_CHANNEL_ALLOC. `fb_ctxdma_handle == ~0` selects the engine through
  * `tt_ctxdma_handle` (GR or CE; an unknown selector is ENOSYS, an engine the GPU lacks EINVAL). The
  * channel gets a 4 KiB notifier buffer, returned as a new GEM handle. Allocating a channel before VM_INIT
- * rules VM_INIT out for this file.
+ * rules VM_INIT out for this file. When the device creates channels asynchronously the ioctl waits; a
+ * channel that arrives after the file was closed is destroyed again.
  */
-export function nouveauChannelAllocIoctl(file: DrmFile, args: NouveauChannelAlloc): IoctlResult {
+export function nouveauChannelAllocIoctl(
+	file: DrmFile,
+	args: NouveauChannelAlloc,
+): IoctlResult | Promise<IoctlResult> {
 	const dev = file.frontend.device;
-	if (file.uvmm === null) file.uvmmDisabled = true;
+	if (file.uvmm === null && !file.uvmmPending) file.uvmmDisabled = true;
 	const engine = selectEngine(args);
 	if (!engine.ok) return engine;
 	if (
@@ -346,10 +369,26 @@ export function nouveauChannelAllocIoctl(file: DrmFile, args: NouveauChannelAllo
 	) {
 		return fail('EINVAL');
 	}
-	const va = channelVaSpace(file);
-	if (!va.ok) return va;
-	const ch = dev.createChannel({ vaSpace: va.value, engine: engine.value });
+	const kind = engine.value;
+	return then(channelVaSpace(file), (va) => {
+		if (!va.ok) return va;
+		return then(dev.createChannel({ vaSpace: va.value, engine: kind }), (ch) =>
+			installChannel(file, args, ch),
+		);
+	});
+}
+
+function installChannel(
+	file: DrmFile,
+	args: NouveauChannelAlloc,
+	ch: DeviceResult<DeviceChannel>,
+): IoctlResult {
+	const dev = file.frontend.device;
 	if (!ch.ok) return fail(ch.error);
+	if (file.released) {
+		dev.destroyChannel(ch.value);
+		return fail('EBADF');
+	}
 	const ntfy = createGem(file, {
 		size: NOTIFIER_SIZE,
 		domain: NOUVEAU_GEM_DOMAIN_GART,

@@ -10,7 +10,7 @@
  */
 
 import { decode, type RecordLayout, type Value } from '@gspkit/abi';
-import type { DeviceFence, PushEntry } from './device-api.ts';
+import type { DeviceFence, DeviceResult, DeviceVaSpace, PushEntry } from './device-api.ts';
 import { fail, type IoctlResult, OK, succeed } from './errors.ts';
 import type { DrmFile } from './file.ts';
 import type { Resv } from './gem.ts';
@@ -51,25 +51,36 @@ function copyArray<L extends RecordLayout>(
 	return out;
 }
 
-/** DRM_IOCTL_NOUVEAU_VM_INIT: create the file's VM_BIND VA space with a kernel-managed range. */
-export function nouveauVmInitIoctl(file: DrmFile, args: NouveauVmInit): IoctlResult {
+/**
+ * DRM_IOCTL_NOUVEAU_VM_INIT: create the file's VM_BIND VA space with a kernel-managed range. When the
+ * device creates VA spaces asynchronously the ioctl waits; a second VM_INIT meanwhile is EEXIST, and a VA
+ * space that arrives after the file was closed is destroyed again.
+ */
+export function nouveauVmInitIoctl(file: DrmFile, args: NouveauVmInit): IoctlResult | Promise<IoctlResult> {
 	const end = args.kernel_managed_addr + args.kernel_managed_size;
 	if (end > U64_MAX) return fail('EINVAL');
-	if (end > 1n << BigInt(file.frontend.device.info.vaBits)) return fail('EINVAL');
+	const device = file.frontend.device;
+	if (end > 1n << BigInt(device.info.vaBits)) return fail('EINVAL');
 	if (file.uvmmDisabled) return fail('ENOSYS');
-	if (file.uvmm !== null) return fail('EEXIST');
-	const va = file.frontend.device.createVaSpace({
-		kernelManagedAddr: args.kernel_managed_addr,
-		kernelManagedSize: args.kernel_managed_size,
+	if (file.uvmm !== null || file.uvmmPending) return fail('EEXIST');
+	const addr = args.kernel_managed_addr;
+	const size = args.kernel_managed_size;
+	const install = (va: DeviceResult<DeviceVaSpace>): IoctlResult => {
+		if (!va.ok) return fail(va.error);
+		if (file.released) {
+			device.destroyVaSpace(va.value);
+			return fail('EBADF');
+		}
+		file.uvmm = new Vm(va.value, addr, size, device.info.vaBits);
+		return OK;
+	};
+	const r = device.createVaSpace({ kernelManagedAddr: addr, kernelManagedSize: size });
+	if (!(r instanceof Promise)) return install(r);
+	file.uvmmPending = true;
+	return r.then((va) => {
+		file.uvmmPending = false;
+		return install(va);
 	});
-	if (!va.ok) return fail(va.error);
-	file.uvmm = new Vm(
-		va.value,
-		args.kernel_managed_addr,
-		args.kernel_managed_size,
-		file.frontend.device.info.vaBits,
-	);
-	return OK;
 }
 
 /** A validated out-sync: where the job's fence goes. */
