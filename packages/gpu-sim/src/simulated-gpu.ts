@@ -177,6 +177,11 @@ export class SimulatedGpu implements Platform {
 			clock: this.clock,
 			dmaRead: (address, length) => this.dmaRead(address, length),
 			dmaWrite: (address, bytes) => this.dmaWrite(address, bytes),
+			// Zero-copy reads of shared DMA memory for the firmware models that hash whole images.
+			dmaView: (address, length) => {
+				this.#checkBusMaster(address, length, 'read');
+				return this.dma.deviceView(address, length, 'read');
+			},
 			fb: this.fb,
 			onInterrupt: {
 				gsp: () => {

@@ -50,12 +50,27 @@ interface PrepareOptions {
 	readonly image?: (image: Uint8Array) => Uint8Array;
 	readonly bootloader?: Uint8Array;
 	readonly gspReset?: 'nova' | 'tinygrad';
+	/** Give the boot hardware zero-copy DMA views (`dmaView`), counting the calls. */
+	readonly views?: { count: number };
 }
 
 /** FWSEC-FRTS, the GSP image in DMA with radix3, GspFwWprMeta, and the GSP reset with the LIBOS mailboxes. */
 function prepare(chip: string, o: PrepareOptions = {}): Prepared {
 	const version = o.version ?? '570.144';
-	const rig = makeRig(chip);
+	let viewPool: Rig['pool'] | undefined;
+	const views = o.views;
+	const rig = makeRig(
+		chip,
+		views === undefined
+			? {}
+			: {
+					dmaView: (a, l) => {
+						views.count++;
+						return viewPool!.deviceView(a, l);
+					},
+				},
+	);
+	viewPool = rig.pool;
 	const files = o.files ?? syntheticFirmware(chip, version).files;
 	if (!o.skipFwsec && chip !== 'ga100') {
 		const gen = syntheticFirmware(chip, '570.144').files.get('gsp/gen_bootloader-570.144.bin');
@@ -134,6 +149,21 @@ describe('booter_load model (synthetic firmware)', () => {
 			}
 		});
 	}
+
+	it('verifies the image through zero-copy DMA views when the host offers them, and still catches a bad page', () => {
+		const views = { count: 0 };
+		const p = prepare('ga102', { views });
+		expect(booter(p)).toBe(0);
+		expect(views.count).toBeGreaterThan(0);
+		expect(p.starts[0]?.firmware.source).toBe('synthetic');
+		const flip = (i: Uint8Array) => {
+			i[5000] = i[5000]! ^ 0x80;
+			return i;
+		};
+		const q = prepare('ga102', { views, image: flip });
+		expect(booter(q)).toBe(BOOTER_ERROR.IMAGE_UNKNOWN);
+		expectNotStarted(q);
+	});
 
 	it('works after a tinygrad-style GSP reset (RISC-V core selected, mailboxes only) too', () => {
 		const p = prepare('ga102', { gspReset: 'tinygrad' });

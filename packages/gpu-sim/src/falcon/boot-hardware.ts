@@ -13,7 +13,7 @@ import type { BooterStartDetails } from '../firmware-models/booter.ts';
 import { fwsecKnownUcode } from '../firmware-models/fwsec-frts.ts';
 import { REAL_FIRMWARE_TABLE } from '../firmware-models/known-images.generated.ts';
 import { type KnownBootloader, type KnownGspImage, KnownImages } from '../firmware-models/known-images.ts';
-import { registerAllSyntheticFirmware } from '../firmware-models/synthetic.ts';
+import { registerSyntheticFirmwareLazily } from '../firmware-models/synthetic.ts';
 import type { WprMeta } from '../firmware-models/wpr-meta.ts';
 import type { RegisterFile } from '../mmio.ts';
 import { PromDevice } from '../vbios/prom.ts';
@@ -45,6 +45,12 @@ export interface BootHardwareOptions {
 	readonly clock: Clock;
 	/** Read system memory as the device (e.g. `SimulatedGpu.dmaRead`, which honours bus mastering). */
 	dmaRead(address: bigint, length: number): Uint8Array;
+	/**
+	 * Optional zero-copy {@link BootHardwareOptions.dmaRead}: a view of system memory as the device, with the
+	 * same checks (e.g. `DmaPool.deviceView` after the bus-master check). Speeds up booter's walk over the
+	 * GSP image; without it booter copies.
+	 */
+	dmaView?(address: bigint, length: number): Uint8Array;
 	/** Write system memory as the device. */
 	dmaWrite(address: bigint, bytes: Uint8Array): void;
 	/** Local VRAM for FBIF target LOCAL_FB transfers (e.g. `SimulatedGpu.fb`). */
@@ -53,7 +59,7 @@ export interface BootHardwareOptions {
 	readonly knownImages?: KnownImages;
 	/** Register the committed table of published firmware digests (default true). */
 	readonly realFirmware?: boolean;
-	/** Register the synthetic firmware of every family, lazily on the first lookup (default true). */
+	/** Register the synthetic firmware of every family, lazily when a lookup needs it (default true). */
 	readonly syntheticFirmware?: boolean;
 	/** Interrupt hooks: called when a falcon's `IRQSTAT & IRQMASK` becomes non-zero. */
 	readonly onInterrupt?: { readonly gsp?: () => void; readonly sec2?: () => void };
@@ -87,12 +93,14 @@ export class BootHardware {
 		if (options.knownImages === undefined && (options.realFirmware ?? true))
 			known.addRealTable(REAL_FIRMWARE_TABLE);
 		// Every family's synthetic firmware, so a file of the wrong chip is recognised as such.
-		if (options.syntheticFirmware ?? true) known.addProvider(() => registerAllSyntheticFirmware(known));
+		if (options.syntheticFirmware ?? true) registerSyntheticFirmwareLazily(known);
 		known.addUcode(fwsecKnownUcode(this.vbios, this.profile));
 
 		const fb = options.fb;
+		const dmaView = options.dmaView;
 		const host: FalconHost = {
 			dmaRead: (a, l) => options.dmaRead(a, l),
+			...(dmaView === undefined ? {} : { dmaView: (a: bigint, l: number) => dmaView(a, l) }),
 			dmaWrite: (a, b) => options.dmaWrite(a, b),
 			...(fb === undefined
 				? {}

@@ -63,20 +63,25 @@ export function bromStart(inp: BromInputs): BromOutcome {
 	// code contains BOOTVEC.
 	const contains = (u: KnownUcode) =>
 		u.segments.some((s) => inp.bootvec >= s.va && inp.bootvec < s.va + s.length);
-	let match: KnownUcode | undefined;
-	let badEntry: KnownUcode | undefined;
-	let other: KnownUcode | undefined;
-	for (const u of inp.registry.ucodes()) {
-		if (!contains(u)) continue;
-		if (!u.segments.every((s) => readSegment(s.va, s.length)?.sha === s.sha256)) continue;
-		if (u.engine === inp.engine && u.chips.includes(inp.profile.chip)) {
-			if (u.entry === inp.bootvec) {
-				match = u;
-				break;
-			}
-			badEntry ??= u;
-		} else other ??= u;
-	}
+	const identify = (ucodes: readonly KnownUcode[]) => {
+		let badEntry: KnownUcode | undefined;
+		let other: KnownUcode | undefined;
+		for (const u of ucodes) {
+			if (!contains(u)) continue;
+			if (!u.segments.every((s) => readSegment(s.va, s.length)?.sha === s.sha256)) continue;
+			if (u.engine === inp.engine && u.chips.includes(inp.profile.chip)) {
+				if (u.entry === inp.bootvec) return { match: u, badEntry, other };
+				badEntry ??= u;
+			} else other ??= u;
+		}
+		return { match: undefined, badEntry, other };
+	};
+	// The eagerly registered images first (a prefix of the full list, so a match there is the match the full
+	// list gives); only if none is the running image, every image, lazily registered ones included.
+	const eager = inp.registry.registeredUcodes?.();
+	let found = eager === undefined ? undefined : identify(eager);
+	if (found?.match === undefined) found = identify(inp.registry.ucodes());
+	const { match, badEntry, other } = found;
 	if (match === undefined && badEntry !== undefined) {
 		return {
 			kind: 'refuse',

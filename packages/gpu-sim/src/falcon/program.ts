@@ -72,12 +72,23 @@ export interface KnownUcode {
 export interface UcodeRegistry {
 	/** Every known ucode (for every engine and chip; the falcon filters). */
 	ucodes(): readonly KnownUcode[];
+	/**
+	 * Optional fast path: the ucodes known without lazy registration, a prefix of {@link UcodeRegistry.ucodes}.
+	 * The BROM looks here first and falls back to `ucodes()` when the loaded image is not among them.
+	 */
+	registeredUcodes?(): readonly KnownUcode[];
 }
 
 /** Device-side access a falcon needs from the rest of the GPU. */
 export interface FalconHost {
 	/** Read system memory at a bus address. Throws (e.g. `DmaFaultError`) when the access faults. */
 	dmaRead(address: bigint, length: number): Uint8Array;
+	/**
+	 * Optional zero-copy read: a view of system memory at a bus address, same checks and faults as
+	 * {@link FalconHost.dmaRead}. Only for bytes consumed at once (the view aliases the DMA memory); models
+	 * that read bulk data (booter hashing the GSP image) use it when present, else `dmaRead`.
+	 */
+	dmaView?(address: bigint, length: number): Uint8Array;
 	/** Write system memory at a bus address. Throws when the access faults. */
 	dmaWrite(address: bigint, bytes: Uint8Array): void;
 	/** Read local video memory (FBIF target LOCAL_FB); absent = such transfers fault. */

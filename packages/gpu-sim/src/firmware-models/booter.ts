@@ -137,8 +137,9 @@ export function booterLoadProgram(lookup: BooterLookup, gspState: () => GspCoreS
 			if (meta.sizeOfRadix3Elf === 0n || meta.sizeOfRadix3Elf > BigInt(MAX_GSP_IMAGE_SIZE)) {
 				return fail(BOOTER_ERROR.RADIX3_BAD_SIZE, `sizeOfRadix3Elf ${meta.sizeOfRadix3Elf}`);
 			}
+			// Zero-copy when the host offers views: the walk hashes each run of pages as soon as it is read.
 			const walk = walkRadix3(
-				host.dmaRead.bind(host),
+				host.dmaView === undefined ? host.dmaRead.bind(host) : host.dmaView.bind(host),
 				meta.sysmemAddrOfRadix3Elf,
 				Number(meta.sizeOfRadix3Elf),
 			);

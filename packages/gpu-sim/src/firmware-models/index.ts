@@ -53,6 +53,7 @@ export {
 	genBootloaderUcode,
 	type KnownBootloader,
 	type KnownGspImage,
+	type KnownImageKind,
 	KnownImages,
 	type RealFirmwareTable,
 } from './known-images.ts';
@@ -68,6 +69,7 @@ export {
 export {
 	registerAllSyntheticFirmware,
 	registerSyntheticFirmware,
+	registerSyntheticFirmwareLazily,
 	SYNTHETIC_FAMILY_CHIPS,
 	SYNTHETIC_FIRMWARE_VERSIONS,
 	type SyntheticFirmwareSet,

@@ -173,15 +173,26 @@ export const BOOT_CHIPS: readonly string[] = Object.freeze([
 	'ad107',
 ]);
 
+/** What a lazy provider registers: lookups of one kind run only the providers of that kind. */
+export type KnownImageKind = 'ucodes' | 'gspImages' | 'bootloaders';
+
+const ALL_KINDS: readonly KnownImageKind[] = Object.freeze(['ucodes', 'gspImages', 'bootloaders']);
+
+interface Provider {
+	readonly run: () => void;
+	readonly kinds: readonly KnownImageKind[];
+}
+
 /**
- * A registry of known images. Registration can be lazy ({@link KnownImages.addProvider}): providers run
- * on the first lookup, so a simulator instance pays for synthetic firmware only if a boot needs it.
+ * A registry of known images. Registration can be lazy ({@link KnownImages.addProvider}): a provider runs
+ * on the first lookup of a kind it provides; digest lookups run providers only while the digest is still
+ * unknown — so a simulator booting published firmware never generates the synthetic sets.
  */
 export class KnownImages implements UcodeRegistry, BooterLookup {
 	#gsp = new Map<string, KnownGspImage>();
 	#bootloaders = new Map<string, KnownBootloader>();
 	#ucodes: KnownUcode[] = [];
-	#providers: (() => void)[] = [];
+	#providers: Provider[] = [];
 	#gspState: () => GspCoreState;
 
 	/** @param gspState how booter sees the GSP falcon; default "out of reset, not running". */
@@ -199,13 +210,23 @@ export class KnownImages implements UcodeRegistry, BooterLookup {
 		return this.#gspState();
 	}
 
-	#drain(): void {
-		while (this.#providers.length > 0) this.#providers.shift()!();
+	/** Run (once) the pending providers of `kind`, in registration order, until `done` holds (default never). */
+	#drain(kind: KnownImageKind, done: () => boolean = () => false): void {
+		for (;;) {
+			const i = this.#providers.findIndex((p) => p.kinds.includes(kind));
+			if (i < 0) return;
+			const [p] = this.#providers.splice(i, 1);
+			p!.run();
+			if (done()) return;
+		}
 	}
 
-	/** Register something later, on the first lookup. */
-	addProvider(provider: () => void): void {
-		this.#providers.push(provider);
+	/**
+	 * Register something later: `provider` runs once, at the first lookup of one of `kinds` (default every
+	 * kind) that the images registered so far cannot answer (`ucodes()` always runs the pending ones).
+	 */
+	addProvider(provider: () => void, kinds: readonly KnownImageKind[] = ALL_KINDS): void {
+		this.#providers.push({ run: provider, kinds });
 	}
 
 	addGspImage(image: KnownGspImage): void {
@@ -226,29 +247,38 @@ export class KnownImages implements UcodeRegistry, BooterLookup {
 	}
 
 	findGspImage(sha256: string): KnownGspImage | undefined {
-		this.#drain();
+		if (!this.#gsp.has(sha256)) this.#drain('gspImages', () => this.#gsp.has(sha256));
 		return this.#gsp.get(sha256);
 	}
 
 	findBootloader(sha256: string): KnownBootloader | undefined {
-		this.#drain();
+		if (!this.#bootloaders.has(sha256)) this.#drain('bootloaders', () => this.#bootloaders.has(sha256));
 		return this.#bootloaders.get(sha256);
 	}
 
 	ucodes(): readonly KnownUcode[] {
-		this.#drain();
+		this.#drain('ucodes');
+		return this.#ucodes;
+	}
+
+	/**
+	 * The ucodes registered so far, without running providers. The simulated BROM tries these first and
+	 * asks for {@link KnownImages.ucodes} only when none of them is the loaded image; lazily registered
+	 * ucodes come after these, so the first match is the same either way.
+	 */
+	registeredUcodes(): readonly KnownUcode[] {
 		return this.#ucodes;
 	}
 
 	/** Every known GSP image. */
 	gspImages(): readonly KnownGspImage[] {
-		this.#drain();
+		this.#drain('gspImages');
 		return [...this.#gsp.values()];
 	}
 
 	/** Every known bootloader. */
 	bootloaders(): readonly KnownBootloader[] {
-		this.#drain();
+		this.#drain('bootloaders');
 		return [...this.#bootloaders.values()];
 	}
 

@@ -227,17 +227,21 @@ function genBootloaderFiles(): { gen: Uint8Array; acr: Uint8Array } {
 	return { gen: binFile(desc, payload), acr: binFile(desc, payload, 0x100, 0x200) };
 }
 
-const setCache = new Map<string, SyntheticFirmwareSet>();
+/** The small files of a synthetic set (booters, bootloaders) with their records: everything but the ELF. */
+interface SyntheticUcodes {
+	readonly family: BootFamily;
+	readonly group: Group;
+	readonly files: ReadonlyMap<string, Uint8Array>;
+	readonly bootloader: BootloaderRecord;
+	readonly booters: readonly BooterRecord[];
+	readonly genBootloader: GenBootloaderRecord | undefined;
+}
 
-/**
- * The synthetic firmware set of a chip and version (generated once per process and cached).
- * @throws SimBootConfigError for a chip without a boot model or an unsupported version.
- */
-export function syntheticFirmware(chip: string, version: string): SyntheticFirmwareSet {
-	const name = chip.toLowerCase();
-	const v = checkVersion(version);
+const ucodesCache = new Map<string, SyntheticUcodes>();
+
+function syntheticUcodes(name: string, v: SyntheticFirmwareVersion): SyntheticUcodes {
 	const key = `${name}/${v}`;
-	const hit = setCache.get(key);
+	const hit = ucodesCache.get(key);
 	if (hit !== undefined) return hit;
 	const family = bootFamilyOf(name);
 	const group = groupOf(family);
@@ -246,11 +250,9 @@ export function syntheticFirmware(chip: string, version: string): SyntheticFirmw
 	const load = booterFile(family, v, 'booter_load');
 	const unload = booterFile(family, v, 'booter_unload');
 	const bl = bootloaderFile(family, v);
-	const elf = gspElf(group, v);
 	files.set(`gsp/booter_load-${v}.bin`, load);
 	files.set(`gsp/booter_unload-${v}.bin`, unload);
 	files.set(`gsp/bootloader-${v}.bin`, bl);
-	files.set(`gsp/gsp-${v}.bin`, elf);
 	let genBootloader: GenBootloaderRecord | undefined;
 	if (group === 'tu') {
 		const g = genBootloaderFiles();
@@ -263,18 +265,48 @@ export function syntheticFirmware(chip: string, version: string): SyntheticFirmw
 			chipsOf('tu10x').concat(chipsOf('tu11x'), ['ga100']),
 		);
 	}
-	const set: SyntheticFirmwareSet = Object.freeze({
-		chip: name,
-		version: v,
+	const parts: SyntheticUcodes = {
 		family,
+		group,
 		files,
-		gsp: gspRecord(group, v),
 		bootloader: bootloaderRecordOf(bl, v, chips),
 		booters: [
 			booterRecordOf(load, 'booter_load', v, chips),
 			booterRecordOf(unload, 'booter_unload', v, chips),
 		],
 		genBootloader,
+	};
+	ucodesCache.set(key, parts);
+	return parts;
+}
+
+const setCache = new Map<string, SyntheticFirmwareSet>();
+
+/**
+ * The synthetic firmware set of a chip and version (generated once per process and cached).
+ * @throws SimBootConfigError for a chip without a boot model or an unsupported version.
+ */
+export function syntheticFirmware(chip: string, version: string): SyntheticFirmwareSet {
+	const name = chip.toLowerCase();
+	const v = checkVersion(version);
+	const key = `${name}/${v}`;
+	const hit = setCache.get(key);
+	if (hit !== undefined) return hit;
+	const parts = syntheticUcodes(name, v);
+	const files = new Map<string, Uint8Array>();
+	for (const [rel, bytes] of parts.files) {
+		files.set(rel, bytes);
+		if (rel === `gsp/bootloader-${v}.bin`) files.set(`gsp/gsp-${v}.bin`, gspElf(parts.group, v));
+	}
+	const set: SyntheticFirmwareSet = Object.freeze({
+		chip: name,
+		version: v,
+		family: parts.family,
+		files,
+		gsp: gspRecord(parts.group, v),
+		bootloader: parts.bootloader,
+		booters: parts.booters,
+		genBootloader: parts.genBootloader,
 	});
 	setCache.set(key, set);
 	return set;
@@ -296,29 +328,60 @@ export function registerAllSyntheticFirmware(known: KnownImages): void {
 	}
 }
 
+/**
+ * Register the synthetic firmware of every family and version in `known` lazily: the booters, bootloaders and
+ * generic bootloader (small) when the falcons first need a ucode the eagerly registered images do not
+ * explain or a bootloader digest is unknown; each GSP image (1–4 MiB to generate) only when a GSP digest is
+ * looked up that nothing registered so far matches. Booting published firmware thus generates none of them.
+ */
+export function registerSyntheticFirmwareLazily(known: KnownImages): void {
+	for (const chip of SYNTHETIC_FAMILY_CHIPS) {
+		for (const v of SYNTHETIC_FIRMWARE_VERSIONS) {
+			known.addProvider(() => registerUcodes(known, syntheticUcodes(chip, v), v), ['ucodes', 'bootloaders']);
+		}
+	}
+	for (const group of ['tu', 'ga'] as const) {
+		for (const v of SYNTHETIC_FIRMWARE_VERSIONS) {
+			known.addProvider(() => registerGsp(known, group, gspRecord(group, v)), ['gspImages']);
+		}
+	}
+}
+
 const registered = new WeakMap<KnownImages, Set<string>>();
 
-/** Register a synthetic set's digests in `known` (idempotent). */
-export function registerSyntheticFirmware(known: KnownImages, set: SyntheticFirmwareSet): void {
+/** Whether `key` was already registered in `known` (and mark it). */
+function once(known: KnownImages, key: string): boolean {
 	let done = registered.get(known);
 	if (done === undefined) {
 		done = new Set();
 		registered.set(known, done);
 	}
-	const key = `${set.family}/${set.version}`;
-	if (done.has(key)) return;
+	if (done.has(key)) return false;
 	done.add(key);
+	return true;
+}
+
+function registerGsp(known: KnownImages, group: Group, gsp: GspRecord): void {
+	if (!once(known, `gsp/${group}/${gsp.version}`)) return;
 	known.addGspImage({
-		name: `synthetic gsp ${set.version} (${groupOf(set.family)} group)`,
-		version: set.version,
+		name: `synthetic gsp ${gsp.version} (${group} group)`,
+		version: gsp.version,
 		source: 'synthetic',
-		size: set.gsp.fwimageSize,
-		sha256: set.gsp.fwimageSha256,
-		signatures: new Map(Object.entries(set.gsp.signatures)),
+		size: gsp.fwimageSize,
+		sha256: gsp.fwimageSha256,
+		signatures: new Map(Object.entries(gsp.signatures)),
 	});
-	const b = set.bootloader;
+}
+
+function registerUcodes(
+	known: KnownImages,
+	parts: Pick<SyntheticUcodes, 'family' | 'bootloader' | 'booters' | 'genBootloader'>,
+	version: string,
+): void {
+	if (!once(known, `${parts.family}/${version}`)) return;
+	const b = parts.bootloader;
 	known.addBootloader({
-		name: `synthetic bootloader ${b.version} (${set.family})`,
+		name: `synthetic bootloader ${b.version} (${parts.family})`,
 		version: b.version,
 		source: 'synthetic',
 		chips: b.chips,
@@ -329,11 +392,16 @@ export function registerSyntheticFirmware(known: KnownImages, set: SyntheticFirm
 		dataOffset: b.dataOffset,
 		manifestOffset: b.manifestOffset,
 	});
-	for (const r of set.booters) known.addBooter(r, 'synthetic');
-	if (set.genBootloader !== undefined && !done.has('gen_bootloader')) {
-		done.add('gen_bootloader');
-		known.addUcode(genBootloaderUcode(set.genBootloader, 'synthetic'));
+	for (const r of parts.booters) known.addBooter(r, 'synthetic');
+	if (parts.genBootloader !== undefined && once(known, 'gen_bootloader')) {
+		known.addUcode(genBootloaderUcode(parts.genBootloader, 'synthetic'));
 	}
+}
+
+/** Register a synthetic set's digests in `known` (idempotent). */
+export function registerSyntheticFirmware(known: KnownImages, set: SyntheticFirmwareSet): void {
+	registerGsp(known, groupOf(set.family), set.gsp);
+	registerUcodes(known, set, set.version);
 }
 
 /**
