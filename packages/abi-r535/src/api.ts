@@ -11,7 +11,15 @@
  * @module
  */
 
-import type { ByteSource, RecordLayout, Value } from '@gspkit/abi';
+import type {
+	ByteSource,
+	DecodedWprMeta,
+	RecordLayout,
+	RmArgsFields,
+	StructWriter,
+	Value,
+	WprMetaFields,
+} from '@gspkit/abi';
 import type { SubInterface } from './context.ts';
 import type { LayoutOfSpec } from './shape.ts';
 import type * as S from './specs.ts';
@@ -709,60 +717,14 @@ export interface IntrApi extends SubInterface {
 
 // ───────────────────────────── boot (falcon-boot's view) ─────────────────────────────
 
-/** `GspFwWprMeta` as falcon-boot fills it (C names; r570-only fields optional and ignored where absent). */
-export interface BootWprMetaFields {
-	readonly sysmemAddrOfRadix3Elf: bigint;
-	readonly sizeOfRadix3Elf: bigint;
-	readonly sysmemAddrOfBootloader: bigint;
-	readonly sizeOfBootloader: bigint;
-	readonly bootloaderCodeOffset: bigint;
-	readonly bootloaderDataOffset: bigint;
-	readonly bootloaderManifestOffset: bigint;
-	readonly sysmemAddrOfSignature: bigint;
-	readonly sizeOfSignature: bigint;
-	readonly gspFwRsvdStart: bigint;
-	readonly nonWprHeapOffset: bigint;
-	readonly nonWprHeapSize: bigint;
-	readonly gspFwWprStart: bigint;
-	readonly gspFwHeapOffset: bigint;
-	readonly gspFwHeapSize: bigint;
-	readonly gspFwOffset: bigint;
-	readonly bootBinOffset: bigint;
-	readonly frtsOffset: bigint;
-	readonly frtsSize: bigint;
-	readonly gspFwWprEnd: bigint;
-	readonly fbSize: bigint;
-	readonly vgaWorkspaceOffset: bigint;
-	readonly vgaWorkspaceSize: bigint;
-	readonly bootCount: bigint;
-	readonly gspFwHeapVfPartitionCount: number;
-	readonly pmuReservedSize?: number;
-	readonly flags?: number;
-}
+/** `GspFwWprMeta` as falcon-boot fills it: the neutral shape of `@gspkit/abi`. */
+export type BootWprMetaFields = WprMetaFields;
 
 /** A decoded `GspFwWprMeta` in falcon-boot's terms. */
-export interface BootWprMeta extends BootWprMetaFields {
-	readonly magic: bigint;
-	readonly revision: bigint;
-	readonly verified: bigint;
-}
+export type BootWprMeta = DecodedWprMeta;
 
 /** RMARGS as falcon-boot fills it. */
-export interface BootRmArgsFields {
-	readonly messageQueue: {
-		readonly sharedMemPhysAddr: bigint;
-		readonly pageTableEntryCount: number;
-		readonly cmdQueueOffset: bigint;
-		readonly statQueueOffset: bigint;
-		readonly locklessCmdQueueOffset?: bigint;
-		readonly locklessStatQueueOffset?: bigint;
-	};
-	readonly srInit: { readonly oldLevel: number; readonly flags: number; readonly inPmTransition: boolean };
-	readonly gpuInstance: number;
-	readonly profiler: { readonly pa: bigint; readonly size: bigint };
-	/** r570+ (default true where the field exists). */
-	readonly dmemStack?: boolean;
-}
+export type BootRmArgsFields = RmArgsFields;
 
 /** One LIBOS region entry as falcon-boot fills it: by `name` (packed into `id8` here) or by `id8`. */
 export interface BootLibosRegionFields {
@@ -777,10 +739,7 @@ export interface BootLibosRegionFields {
 }
 
 /** Writes one fixed-size struct (unnamed bytes zeroed) into a buffer. */
-export interface BootStructWriter<T> {
-	readonly size: number;
-	encode(fields: T, dst: Uint8Array, offset?: number): void;
-}
+export type BootStructWriter<T> = StructWriter<T>;
 
 /**
  * The boot writers falcon-boot needs (`GspFwWprMeta`, RMARGS, LIBOS entries), shaped to satisfy its

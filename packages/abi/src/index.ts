@@ -5,6 +5,7 @@
  * @module
  */
 
+export * from './boot.ts';
 export * from './codec.ts';
 export * from './errors.ts';
 export * from './firmware-abi.ts';
