@@ -9,7 +9,7 @@
  * @module
  */
 
-import { decode, encode, zero } from '@gspkit/abi';
+import { accessor } from '@gspkit/abi';
 import {
 	type DeepPartial,
 	DRM_CLOEXEC,
@@ -21,6 +21,7 @@ import {
 	DRM_SYNCOBJ_CREATE_SIGNALED,
 	IOCTL_DEFS,
 	type IoctlArgMap,
+	type IoctlDef,
 	type IoctlName,
 	iocFields,
 	NOUVEAU_FIFO_ENGINE_GR,
@@ -30,10 +31,18 @@ import {
 	nouveauExecPush,
 	nouveauSync,
 	nouveauVmBindOp,
+	structCodec,
 } from '@gspkit/drm-frontend';
 import { type ConnectOptions, DrmConnection, type DrmNode } from './connection.ts';
 import { DrmClientError, DrmError } from './errors.ts';
-import { arraySlots, carriedIn, carriedOut, FrameKind, pointerFields } from './protocol.ts';
+import {
+	carriedIn,
+	carriedOut,
+	FrameKind,
+	type PointerField,
+	pointerFields,
+	REQUEST_HEADER_SIZE,
+} from './protocol.ts';
 
 /** An array argument: bytes for arrays the kernel reads, a byte count (or bytes) for ones it only writes. */
 export type ArrayArg = Uint8Array | number | undefined;
@@ -158,73 +167,82 @@ export function readU64s(bytes: Uint8Array): bigint[] {
 	return out;
 }
 
+const SYNC_FLAGS = accessor<number>(nouveauSync, 'flags');
+const SYNC_HANDLE = accessor<number>(nouveauSync, 'handle');
+const SYNC_POINT = accessor<bigint>(nouveauSync, 'timeline_value');
+const OP_OP = accessor<number>(nouveauVmBindOp, 'op');
+const OP_FLAGS = accessor<number>(nouveauVmBindOp, 'flags');
+const OP_HANDLE = accessor<number>(nouveauVmBindOp, 'handle');
+const OP_PAD = accessor<number>(nouveauVmBindOp, 'pad');
+const OP_ADDR = accessor<bigint>(nouveauVmBindOp, 'addr');
+const OP_BO_OFFSET = accessor<bigint>(nouveauVmBindOp, 'bo_offset');
+const OP_RANGE = accessor<bigint>(nouveauVmBindOp, 'range');
+const PUSH_VA = accessor<bigint>(nouveauExecPush, 'va');
+const PUSH_LEN = accessor<number>(nouveauExecPush, 'va_len');
+const PUSH_FLAGS = accessor<number>(nouveauExecPush, 'flags');
+
 /** The `drm_nouveau_sync` array of `syncs`. */
 export function encodeSyncs(syncs: readonly SyncRef[]): Uint8Array {
-	const out = new Uint8Array(syncs.length * nouveauSync.size);
-	syncs.forEach((s, i) => {
+	const size = nouveauSync.size;
+	const out = new Uint8Array(syncs.length * size);
+	const dv = new DataView(out.buffer);
+	for (let i = 0; i < syncs.length; i++) {
+		const s = syncs[i] as SyncRef;
 		const flags =
 			s.flags ?? (s.point === undefined ? DRM_NOUVEAU_SYNC_SYNCOBJ : DRM_NOUVEAU_SYNC_TIMELINE_SYNCOBJ);
-		encode(
-			nouveauSync,
-			{ flags, handle: s.handle, timeline_value: s.point ?? 0n },
-			out,
-			i * nouveauSync.size,
-		);
-	});
+		SYNC_FLAGS.set(dv, flags, i * size);
+		SYNC_HANDLE.set(dv, s.handle, i * size);
+		SYNC_POINT.set(dv, s.point ?? 0n, i * size);
+	}
 	return out;
 }
 
 /** The `drm_nouveau_vm_bind_op` array of `ops`. */
 export function encodeVmBindOps(ops: readonly VmBindOp[]): Uint8Array {
-	const out = new Uint8Array(ops.length * nouveauVmBindOp.size);
-	ops.forEach((o, i) => {
-		encode(
-			nouveauVmBindOp,
-			{
-				op: o.op,
-				flags: o.flags ?? 0,
-				handle: o.handle ?? 0,
-				pad: o.pad ?? 0,
-				addr: o.addr,
-				bo_offset: o.boOffset ?? 0n,
-				range: o.range,
-			},
-			out,
-			i * nouveauVmBindOp.size,
-		);
-	});
+	const size = nouveauVmBindOp.size;
+	const out = new Uint8Array(ops.length * size);
+	const dv = new DataView(out.buffer);
+	for (let i = 0; i < ops.length; i++) {
+		const o = ops[i] as VmBindOp;
+		const base = i * size;
+		OP_OP.set(dv, o.op, base);
+		OP_FLAGS.set(dv, o.flags ?? 0, base);
+		OP_HANDLE.set(dv, o.handle ?? 0, base);
+		OP_PAD.set(dv, o.pad ?? 0, base);
+		OP_ADDR.set(dv, o.addr, base);
+		OP_BO_OFFSET.set(dv, o.boOffset ?? 0n, base);
+		OP_RANGE.set(dv, o.range, base);
+	}
 	return out;
 }
 
 /** The `drm_nouveau_exec_push` array of `pushes`. */
 export function encodeExecPushes(pushes: readonly ExecPush[]): Uint8Array {
-	const out = new Uint8Array(pushes.length * nouveauExecPush.size);
-	pushes.forEach((p, i) => {
-		encode(
-			nouveauExecPush,
-			{ va: p.va, va_len: p.length, flags: p.flags ?? 0 },
-			out,
-			i * nouveauExecPush.size,
-		);
-	});
+	const size = nouveauExecPush.size;
+	const out = new Uint8Array(pushes.length * size);
+	const dv = new DataView(out.buffer);
+	for (let i = 0; i < pushes.length; i++) {
+		const p = pushes[i] as ExecPush;
+		PUSH_VA.set(dv, p.va, i * size);
+		PUSH_LEN.set(dv, p.length, i * size);
+		PUSH_FLAGS.set(dv, p.flags ?? 0, i * size);
+	}
 	return out;
 }
 
 const NAME_BY_CODE = new Map<number, IoctlName>(IOCTL_DEFS.map((d) => [d.code, d.name]));
+const DEF_BY_NAME = new Map<IoctlName, IoctlDef>(IOCTL_DEFS.map((d) => [d.name, d]));
+
+/** The element count of pointer field `f`, read zero-extended (bytes past the struct read as 0). */
+function readCount(dv: DataView, f: PointerField): bigint {
+	if (f.countOffset + f.countWidth > dv.byteLength) return 0n;
+	return f.countWidth === 4
+		? BigInt(dv.getUint32(f.countOffset, true))
+		: dv.getBigUint64(f.countOffset, true);
+}
 
 function requestName(code: number): string {
 	return NAME_BY_CODE.get(code >>> 0) ?? `0x${(code >>> 0).toString(16)}`;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-	return typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v);
-}
-
-function deepMerge(base: unknown, over: unknown): unknown {
-	if (!isPlainObject(base) || !isPlainObject(over)) return over === undefined ? base : over;
-	const out: Record<string, unknown> = { ...base };
-	for (const [k, v] of Object.entries(over)) out[k] = deepMerge(base[k], v);
-	return out;
 }
 
 /** A placeholder user pointer for array `i`: any non-zero value means "carried" on the wire. */
@@ -281,57 +299,82 @@ export class DrmClient {
 			);
 		}
 		const fields = pointerFields(code);
-		const bytes = Uint8Array.from(arg);
-		const dv = new DataView(bytes.buffer);
-		const original: bigint[] = [];
-		fields.forEach((f, i) => {
-			const inside = f.offset + 8 <= bytes.length;
-			original.push(inside ? dv.getBigUint64(f.offset, true) : 0n);
-			if (inside && arrays[i] !== undefined) dv.setBigUint64(f.offset, placeholder(i), true);
-		});
-		const slots = arraySlots(code, bytes);
-		const extra: Uint8Array[] = [];
-		slots.forEach((s, i) => {
-			if (s.userPointer === 0n) return;
+		const nf = fields.length;
+		// The arrays as the server will compute them from the struct it receives: a placeholder pointer
+		// where an array is given, the caller's pointer elsewhere; counts read zero-extended.
+		const argDv = new DataView(arg.buffer, arg.byteOffset, arg.byteLength);
+		const original: bigint[] = new Array<bigint>(nf);
+		const pointers: bigint[] = new Array<bigint>(nf);
+		const lengths: bigint[] = new Array<bigint>(nf);
+		let inline = 0;
+		for (let i = 0; i < nf; i++) {
+			const f = fields[i] as PointerField;
+			const inside = f.offset + 8 <= size;
+			const orig = inside ? argDv.getBigUint64(f.offset, true) : 0n;
 			const a = arrays[i];
+			const userPointer = inside && a !== undefined ? placeholder(i) : orig;
+			original[i] = orig;
+			pointers[i] = userPointer;
+			const length = userPointer === 0n ? 0n : readCount(argDv, f) * BigInt(f.elementSize);
+			lengths[i] = length;
+			if (userPointer === 0n) continue;
 			const len = a === undefined ? undefined : typeof a === 'number' ? a : a.length;
-			if (len === undefined || BigInt(len) !== s.length) {
+			if (len === undefined || BigInt(len) !== length) {
 				throw new DrmClientError(
 					'DRM_CLIENT_BAD_ARGUMENT',
-					`${requestName(code)}: array ${s.pointer.field} needs ${s.length} bytes (${s.pointer.countField}), got ${len ?? 'none'}`,
+					`${requestName(code)}: array ${f.field} needs ${length} bytes (${f.countField}), got ${len ?? 'none'}`,
 				);
 			}
-			if (carriedIn(s.pointer.direction)) {
+			if (carriedIn(f.direction)) {
 				if (typeof a === 'number') {
-					throw new DrmClientError(
-						'DRM_CLIENT_BAD_ARGUMENT',
-						`array ${s.pointer.field} is read by the kernel`,
-					);
+					throw new DrmClientError('DRM_CLIENT_BAD_ARGUMENT', `array ${f.field} is read by the kernel`);
 				}
-				extra.push(a as Uint8Array);
+				inline += len;
 			}
-		});
-		const r = await this.connection.request(FrameKind.IOCTL, this.fd, code, bytes, extra);
+		}
+		// Build the request frame in place: header room, the struct (placeholders set), the in-arrays.
+		const frame = new Uint8Array(REQUEST_HEADER_SIZE + size + inline);
+		frame.set(arg, REQUEST_HEADER_SIZE);
+		const frameDv = new DataView(frame.buffer);
+		let at = REQUEST_HEADER_SIZE + size;
+		for (let i = 0; i < nf; i++) {
+			const f = fields[i] as PointerField;
+			const a = arrays[i];
+			if (a === undefined) continue;
+			if (f.offset + 8 <= size)
+				frameDv.setBigUint64(REQUEST_HEADER_SIZE + f.offset, pointers[i] as bigint, true);
+			if (pointers[i] !== 0n && carriedIn(f.direction)) {
+				frame.set(a as Uint8Array, at);
+				at += (a as Uint8Array).length;
+			}
+		}
+		const r = await this.connection.requestFrame(FrameKind.IOCTL, this.fd, code, size, frame);
 		const errno = r.result < 0 ? -r.result : 0;
 		if (r.payload.length === 0) return { errno, arg: Uint8Array.from(arg), arrays: [] };
+		if (r.payload.length < size) {
+			throw new DrmClientError(
+				'DRM_CLIENT_BAD_REPLY',
+				`${requestName(code)}: reply of ${r.payload.length} bytes`,
+			);
+		}
 		const outArg = r.payload.slice(0, size);
 		const outDv = new DataView(outArg.buffer);
-		let at = size;
+		let pos = size;
 		const outArrays: (Uint8Array | undefined)[] = [];
-		slots.forEach((s, i) => {
-			if (s.pointer.offset + 8 <= outArg.length)
-				outDv.setBigUint64(s.pointer.offset, original[i] as bigint, true);
-			if (s.userPointer === 0n) {
+		for (let i = 0; i < nf; i++) {
+			const f = fields[i] as PointerField;
+			if (f.offset + 8 <= size) outDv.setBigUint64(f.offset, original[i] as bigint, true);
+			if (pointers[i] === 0n) {
 				outArrays.push(undefined);
-			} else if (carriedOut(s.pointer.direction)) {
-				const len = Number(s.length);
-				outArrays.push(r.payload.slice(at, at + len));
-				at += len;
+			} else if (carriedOut(f.direction)) {
+				const len = Number(lengths[i]);
+				outArrays.push(r.payload.slice(pos, pos + len));
+				pos += len;
 			} else {
 				outArrays.push(arrays[i] as Uint8Array);
 			}
-		});
-		if (at !== r.payload.length) {
+		}
+		if (pos !== r.payload.length) {
 			throw new DrmClientError(
 				'DRM_CLIENT_BAD_REPLY',
 				`${requestName(code)}: reply of ${r.payload.length} bytes`,
@@ -347,21 +390,29 @@ export class DrmClient {
 		return r;
 	}
 
+	/** Encode `fields` (missing ones zero) into the struct of `name` and run it, without decoding the reply. */
+	#run<K extends IoctlName>(
+		name: K,
+		fields: DeepPartial<IoctlArgMap[K]>,
+		arrays: readonly ArrayArg[],
+	): Promise<IoctlReply> {
+		const def = DEF_BY_NAME.get(name);
+		if (def === undefined) throw new DrmClientError('DRM_CLIENT_BAD_ARGUMENT', `unknown ioctl ${name}`);
+		const layout = def.layout;
+		const bytes = new Uint8Array(layout?.size ?? 0);
+		if (layout !== undefined) structCodec(layout).encodeFields(fields as Record<string, unknown>, bytes, 0);
+		return this.tryIoctl(DRM_IOCTL[name], bytes, arrays);
+	}
+
 	/** Typed raw call: encode `fields` (missing ones zero) into the struct of `name`, run it, decode. */
 	async tryCall<K extends IoctlName>(
 		name: K,
 		fields: DeepPartial<IoctlArgMap[K]> = {} as DeepPartial<IoctlArgMap[K]>,
 		arrays: readonly ArrayArg[] = [],
 	): Promise<CallReply<K>> {
-		const def = IOCTL_DEFS.find((d) => d.name === name);
-		if (def === undefined) throw new DrmClientError('DRM_CLIENT_BAD_ARGUMENT', `unknown ioctl ${name}`);
-		const layout = def.layout;
-		const bytes = new Uint8Array(layout?.size ?? 0);
-		if (layout !== undefined) encode(layout, deepMerge(zero(layout), fields) as never, bytes, 0);
-		const r = await this.tryIoctl(DRM_IOCTL[name], bytes, arrays);
-		const arg = (
-			layout === undefined ? undefined : decode(layout, r.arg, 0, { snapshot: false })
-		) as IoctlArgMap[K];
+		const r = await this.#run(name, fields, arrays);
+		const layout = (DEF_BY_NAME.get(name) as IoctlDef).layout;
+		const arg = (layout === undefined ? undefined : structCodec(layout).decode(r.arg, 0)) as IoctlArgMap[K];
 		return { errno: r.errno, arg, arrays: r.arrays };
 	}
 
@@ -670,7 +721,8 @@ export class DrmClient {
 	}): Promise<void> {
 		const wait = o.wait ?? [];
 		const sig = o.sig ?? [];
-		await this.call(
+		// Nothing of the struct comes back that EXEC's caller needs: skip decoding it.
+		const r = await this.#run(
 			'NOUVEAU_EXEC',
 			{ channel: o.channel, push_count: o.pushes.length, wait_count: wait.length, sig_count: sig.length },
 			[
@@ -679,6 +731,7 @@ export class DrmClient {
 				o.pushes.length > 0 ? encodeExecPushes(o.pushes) : undefined,
 			],
 		);
+		if (r.errno !== 0) throw new DrmError('NOUVEAU_EXEC', r.errno);
 	}
 
 	/**

@@ -14,13 +14,15 @@ import { connect, type Socket } from 'node:net';
 import { DrmClientError, DrmError } from './errors.ts';
 import {
 	DEFAULT_MAX_FRAME,
-	encodeRequest,
 	FrameKind,
 	type FrameKindValue,
 	FrameReader,
 	OPEN_NODE_PRIMARY,
 	OPEN_NODE_RENDER,
 	REPLY_HEADER_SIZE,
+	REQUEST_HEADER_SIZE,
+	requestLength,
+	writeRequestHeader,
 } from './protocol.ts';
 
 /** A reply: the result (0, a descriptor, or `-errno`) and the payload after the header. */
@@ -118,9 +120,42 @@ export class DrmConnection {
 		if (this.#closed) {
 			return Promise.reject(new DrmClientError('DRM_CLIENT_DISCONNECTED', 'connection closed'));
 		}
+		const frame = new Uint8Array(requestLength(arg, extra));
+		frame.set(arg, REQUEST_HEADER_SIZE);
+		let at = REQUEST_HEADER_SIZE + arg.length;
+		for (const e of extra) {
+			frame.set(e, at);
+			at += e.length;
+		}
+		return this.requestFrame(kind, fd, code, arg.length, frame);
+	}
+
+	/**
+	 * Send a request whose frame the caller built in place (no copy): `frame` starts with
+	 * {@link REQUEST_HEADER_SIZE} bytes of room for the header, which this fills in, followed by `argLength`
+	 * bytes of argument and then the inline arrays. The frame must not be touched afterwards.
+	 */
+	requestFrame(
+		kind: FrameKindValue,
+		fd: number,
+		code: number,
+		argLength: number,
+		frame: Uint8Array,
+	): Promise<RawReply> {
+		if (this.#closed) {
+			return Promise.reject(new DrmClientError('DRM_CLIENT_DISCONNECTED', 'connection closed'));
+		}
+		if (argLength < 0 || REQUEST_HEADER_SIZE + argLength > frame.length) {
+			return Promise.reject(
+				new DrmClientError(
+					'DRM_CLIENT_BAD_ARGUMENT',
+					`argument of ${argLength} bytes does not fit the frame`,
+				),
+			);
+		}
 		const id = this.#nextId;
 		this.#nextId = (this.#nextId + 1) >>> 0 || 1;
-		const frame = encodeRequest(kind, id, fd, code, arg, extra);
+		writeRequestHeader(frame, kind, id, fd, code, argLength);
 		if (frame.length > this.maxFrameBytes) {
 			return Promise.reject(
 				new DrmClientError(

@@ -19,6 +19,7 @@ import {
 	drmVersion,
 	gspkitGemPread,
 	gspkitGemPwrite,
+	IOCTL_DEFS,
 	type IoctlName,
 	iocFields,
 	ioctlByNr,
@@ -141,21 +142,38 @@ export const POINTER_FIELDS: Readonly<Partial<Record<IoctlName, readonly Pointer
 	GSPKIT_GEM_PWRITE: [ptr(gspkitGemPwrite, 'data_ptr', 'in', 'size', 8, 1)],
 });
 
+const NONE: readonly PointerField[] = Object.freeze([]);
+
+/** The canonical request codes (the kernel's own), looked up without decoding the code's fields. */
+const BY_CODE: ReadonlyMap<
+	number,
+	{ readonly pointers: readonly PointerField[]; readonly kernelSize: number }
+> = new Map(
+	IOCTL_DEFS.map((d) => [
+		d.code >>> 0,
+		{ pointers: POINTER_FIELDS[d.name] ?? NONE, kernelSize: d.layout?.size ?? 0 },
+	]),
+);
+
 /**
  * The pointer fields of request `code`, or none. Looked up by the request's `nr` (as the kernel
  * dispatches), so a request with a shorter or longer struct than the kernel's still finds them; the
  * struct is read zero-extended to the kernel's size.
  */
 export function pointerFields(code: number): readonly PointerField[] {
+	const known = BY_CODE.get(code >>> 0);
+	if (known !== undefined) return known.pointers;
 	const f = iocFields(code);
-	if (f.type !== DRM_IOCTL_BASE) return [];
+	if (f.type !== DRM_IOCTL_BASE) return NONE;
 	const def = ioctlByNr(f.nr);
-	if (def === undefined) return [];
-	return POINTER_FIELDS[def.name] ?? [];
+	if (def === undefined) return NONE;
+	return POINTER_FIELDS[def.name] ?? NONE;
 }
 
 /** The kernel's size of the struct of `code` (what the arrays are computed from), or 0. */
 export function kernelArgSize(code: number): number {
+	const known = BY_CODE.get(code >>> 0);
+	if (known !== undefined) return known.kernelSize;
 	const f = iocFields(code);
 	if (f.type !== DRM_IOCTL_BASE) return 0;
 	return ioctlByNr(f.nr)?.layout?.size ?? 0;
@@ -203,6 +221,34 @@ export function carriedOut(d: ArrayDirection): boolean {
 	return d !== 'in';
 }
 
+/** Bytes of a request frame carrying `arg` and the `extra` parts. */
+export function requestLength(arg: Uint8Array, extra: readonly Uint8Array[] = []): number {
+	let length = REQUEST_HEADER_SIZE + arg.length;
+	for (const e of extra) length += e.length;
+	return length;
+}
+
+/**
+ * Fill in the request header at the start of `frame` (its length field is `frame.length`), for callers
+ * that build the rest of the frame in place.
+ */
+export function writeRequestHeader(
+	frame: Uint8Array,
+	kind: FrameKindValue,
+	id: number,
+	fd: number,
+	code: number,
+	argLength: number,
+): void {
+	const dv = new DataView(frame.buffer, frame.byteOffset, REQUEST_HEADER_SIZE);
+	dv.setUint32(0, frame.length, true);
+	dv.setUint32(4, kind, true);
+	dv.setUint32(8, id >>> 0, true);
+	dv.setUint32(12, fd >>> 0, true);
+	dv.setUint32(16, code >>> 0, true);
+	dv.setUint32(20, argLength, true);
+}
+
 /** Encode a request frame. `payload` parts are appended after the header in order. */
 export function encodeRequest(
 	kind: FrameKindValue,
@@ -212,16 +258,8 @@ export function encodeRequest(
 	arg: Uint8Array,
 	extra: readonly Uint8Array[] = [],
 ): Uint8Array {
-	let length = REQUEST_HEADER_SIZE + arg.length;
-	for (const e of extra) length += e.length;
-	const out = new Uint8Array(length);
-	const dv = new DataView(out.buffer);
-	dv.setUint32(0, length, true);
-	dv.setUint32(4, kind, true);
-	dv.setUint32(8, id >>> 0, true);
-	dv.setUint32(12, fd >>> 0, true);
-	dv.setUint32(16, code >>> 0, true);
-	dv.setUint32(20, arg.length, true);
+	const out = new Uint8Array(requestLength(arg, extra));
+	writeRequestHeader(out, kind, id, fd, code, arg.length);
 	out.set(arg, REQUEST_HEADER_SIZE);
 	let at = REQUEST_HEADER_SIZE + arg.length;
 	for (const e of extra) {
@@ -278,6 +316,16 @@ export class FrameReader {
 	}
 
 	#peekLength(): number {
+		const first = this.#chunks[0] as Uint8Array;
+		if (first.length >= 4) {
+			return (
+				((first[0] as number) |
+					((first[1] as number) << 8) |
+					((first[2] as number) << 16) |
+					((first[3] as number) << 24)) >>>
+				0
+			);
+		}
 		const head = new Uint8Array(4);
 		let got = 0;
 		for (const c of this.#chunks) {

@@ -82,4 +82,26 @@ describe('wire protocol', () => {
 		r.push(Uint8Array.of(101, 0, 0, 0));
 		expect(r.next()).toBe('bad-length');
 	});
+
+	it('FrameReader reads the length prefix as an unsigned little-endian u32, whole or split', () => {
+		// 0x8000_0010: negative if read signed (→ bad-length), 16 if the high byte were dropped (→ a frame);
+		// read right it is a legal length whose bytes have not arrived yet.
+		const whole = new FrameReader(12, 0xffff_ffff);
+		whole.push(Uint8Array.of(0x10, 0, 0, 0x80, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12));
+		expect(whole.next()).toBeUndefined();
+		const split = new FrameReader(12, 0xffff_ffff);
+		split.push(Uint8Array.of(0x10, 0));
+		split.push(Uint8Array.of(0, 0x80, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12));
+		expect(split.next()).toBeUndefined();
+		const capped = new FrameReader(12, 0x7fff_ffff);
+		capped.push(Uint8Array.of(0x10, 0, 0, 0x80));
+		expect(capped.next()).toBe('bad-length');
+		// 0x0000_0110 = 272 bytes: the second byte counts.
+		const big = new FrameReader(12, 1000);
+		const frame = new Uint8Array(0x110);
+		frame.set([0x10, 0x01, 0, 0]);
+		frame[0x10f] = 0xaa;
+		big.push(frame);
+		expect(big.next()).toEqual(frame);
+	});
 });

@@ -24,6 +24,7 @@ export {
 	ioctlFlags,
 	ioctlPermit,
 } from './ioctl.ts';
+export { type StructCodec, structCodec } from './ioctl-codec.ts';
 export { CPU_PREP_TIMEOUT_NS, execPushMax, NOTIFIER_SIZE } from './ioctl-nouveau.ts';
 export * from './memory.ts';
 export * from './syncobj.ts';

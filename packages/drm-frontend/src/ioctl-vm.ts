@@ -9,11 +9,12 @@
  * @module
  */
 
-import { decode, type RecordLayout, type Value } from '@gspkit/abi';
+import type { RecordLayout, Value } from '@gspkit/abi';
 import type { DeviceFence, DeviceResult, DeviceVaSpace, PushEntry } from './device-api.ts';
 import { fail, type IoctlResult, OK, succeed } from './errors.ts';
 import type { DrmFile } from './file.ts';
 import type { Resv } from './gem.ts';
+import { structCodec } from './ioctl-codec.ts';
 import { execPushMax } from './ioctl-nouveau.ts';
 import { copyFromUser, type UserMemory } from './memory.ts';
 import { type Syncobj, syncobjFindFenceNow } from './syncobj.ts';
@@ -46,8 +47,9 @@ function copyArray<L extends RecordLayout>(
 	if (count === 0) return [];
 	const bytes = copyFromUser(mem, ptr, count * layout.size);
 	if (bytes === undefined) return undefined;
+	const codec = structCodec<Value<L>>(layout);
 	const out: Value<L>[] = [];
-	for (let i = 0; i < count; i++) out.push(decode(layout, bytes, i * layout.size, { snapshot: false }));
+	for (let i = 0; i < count; i++) out.push(codec.decode(bytes, i * layout.size));
 	return out;
 }
 
@@ -203,8 +205,9 @@ export function nouveauExecIoctl(file: DrmFile, args: NouveauExec, mem: UserMemo
 	if (!submitted.ok) return fail(submitted.error);
 	const fence = submitted.value;
 	attachOutSyncs(targets.value, fence);
-	const objs = [...vm.boundObjects()];
-	const resvs = new Set<Resv>(objs.map((o) => o.resv));
+	const objs = vm.boundObjects();
+	const resvs = new Set<Resv>();
+	for (const o of objs) resvs.add(o.resv);
 	resvs.add(vm.resv);
 	for (const r of resvs) r.add(fence, 'write');
 	for (const o of objs) o.get();

@@ -19,6 +19,7 @@ import { decode, encode, type RecordLayout, zero } from '@gspkit/abi';
 import type { Errno } from '@gspkit/hal';
 import { fail, type IoctlResult, succeed } from './errors.ts';
 import type { DrmFile } from './file.ts';
+import { structCodec } from './ioctl-codec.ts';
 import {
 	drmDropMasterIoctl,
 	drmGemCloseIoctl,
@@ -279,12 +280,13 @@ export async function dispatchIoctl(
 	const kSize = layout.size;
 	const inSize = req.dir & defDir & IOC_WRITE ? Math.min(req.size, kSize) : 0;
 	const outSize = req.dir & defDir & IOC_READ ? Math.min(req.size, kSize) : 0;
+	const codec = structCodec(layout);
 	const kdata = new Uint8Array(kSize);
 	kdata.set(arg.subarray(0, inSize));
-	const args = decode(layout, kdata, 0, { snapshot: false });
+	const args = codec.decode(kdata, 0);
 	const r = await runEntry(def, file, args, mem);
 	if (outSize > 0) {
-		encode(layout, args as never, kdata, 0);
+		codec.encode(args, kdata, 0);
 		arg.set(kdata.subarray(0, outSize));
 	}
 	return r;

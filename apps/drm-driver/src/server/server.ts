@@ -91,6 +91,21 @@ export interface DrmServer {
 	close(): Promise<void>;
 }
 
+/**
+ * A reply carrying just the argument, built in the request's own frame: the reply header overwrites the
+ * last {@link REPLY_HEADER_SIZE} bytes of the request header (already parsed), so the argument needs no
+ * copy. The request frame must not be used afterwards.
+ */
+function replyInPlace(frame: Uint8Array, id: number, result: number, argSize: number): Uint8Array {
+	const start = REQUEST_HEADER_SIZE - REPLY_HEADER_SIZE;
+	const reply = frame.subarray(start, REQUEST_HEADER_SIZE + argSize);
+	const dv = new DataView(reply.buffer, reply.byteOffset, REPLY_HEADER_SIZE);
+	dv.setUint32(0, reply.length, true);
+	dv.setUint32(4, id >>> 0, true);
+	dv.setInt32(8, result, true);
+	return reply;
+}
+
 function neg(e: Errno): number {
 	return -errnoNumber(e);
 }
@@ -272,7 +287,9 @@ class Connection {
 		const file = this.#drmFile(fd);
 		if (typeof file === 'string') return encodeReply(id, neg(file));
 		if (argSize !== iocFields(code).size) return encodeReply(id, neg('EINVAL'));
-		const arg = frame.slice(REQUEST_HEADER_SIZE, REQUEST_HEADER_SIZE + argSize);
+		// The frame is this request's own buffer (FrameReader hands out unshared frames): the argument is
+		// used in place, and goes back in place.
+		const arg = frame.subarray(REQUEST_HEADER_SIZE, REQUEST_HEADER_SIZE + argSize);
 		// The kernel reads a shorter struct zero-extended; so do the array computations.
 		const kSize = kernelArgSize(code);
 		const view = argSize >= kSize ? arg : new Uint8Array(kSize);
@@ -315,7 +332,9 @@ class Connection {
 				argDv.setBigUint64(s.pointer.offset, s.userPointer, true);
 			}
 		}
-		return encodeReply(id, r.ok ? 0 : neg(r.error), [arg, ...outRegions]);
+		const result = r.ok ? 0 : neg(r.error);
+		if (outRegions.length === 0) return replyInPlace(frame, id, result, argSize);
+		return encodeReply(id, result, [arg, ...outRegions]);
 	}
 }
 
