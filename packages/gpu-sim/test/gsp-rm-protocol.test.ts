@@ -68,6 +68,18 @@ describe('element checksum', () => {
 		const ok = await d.call(fn('570.144', 'NOP'), pattern(16, 1));
 		expect(ok.payload).toEqual(pattern(16, 1));
 	});
+
+	it('a corrupted seqNum is not trusted: the next good element is still accepted', async () => {
+		const d = await booted('570.144');
+		for (const at of [36, 37, 38, 39]) {
+			const el = d.element(fn('570.144', 'NOP'), pattern(200, at));
+			el[at]! ^= 0x5a; // the element's own seqNum field
+			await d.pushElement(el);
+			expect(await osErrors(d)).toHaveLength(1);
+			const ok = await d.call(fn('570.144', 'NOP'), pattern(16, at));
+			expect(ok.payload).toEqual(pattern(16, at));
+		}
+	});
 });
 
 describe('queue elements, wrap-around and continuation records', () => {

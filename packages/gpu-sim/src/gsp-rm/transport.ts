@@ -207,11 +207,12 @@ export class GspTransport {
 	}
 
 	/**
-	 * Skip a broken element. The expected `seqNum` resynchronises to the one the element carries + 1: the CPU
-	 * counted the element, and one bad element must not make every later one a sequence error.
+	 * Skip a broken element. The CPU counted it, and one bad element must not make every later one a sequence
+	 * error: the expected `seqNum` resynchronises to the element's own + 1 when its checksum verified (so its
+	 * `seqNum` can be trusted), and otherwise simply moves past it (a corrupted element may carry any `seqNum`).
 	 */
-	#drop(slots: number, error: ProtocolError, seqNum?: number): 'dropped' {
-		if (seqNum !== undefined) this.rxSeq = (seqNum + 1) >>> 0;
+	#drop(slots: number, error: ProtocolError, verifiedSeqNum?: number): 'dropped' {
+		this.rxSeq = verifiedSeqNum === undefined ? (this.rxSeq + 1) >>> 0 : (verifiedSeqNum + 1) >>> 0;
 		this.dropped++;
 		this.#advance(slots);
 		this.#o.onProtocolError(error);
@@ -250,7 +251,7 @@ export class GspTransport {
 					kind: 'element-size',
 					message: `command element seqNum ${seqNum}: elemCount ${elemCount} (max ${ELEMENT_MAX_PAGES}, ${used} slots written)`,
 				},
-				seqNum,
+				undefined,
 			);
 		}
 		const total = ELEMENT_HEADER_SIZE + length;
@@ -266,7 +267,7 @@ export class GspTransport {
 					kind: 'element-size',
 					message: `command element seqNum ${seqNum}: rpc.length ${length} does not match elemCount ${elemCount}`,
 				},
-				seqNum,
+				undefined,
 			);
 		}
 		const padded = (total + 7) & ~7;
@@ -288,7 +289,7 @@ export class GspTransport {
 					kind: 'checksum',
 					message: `command element seqNum ${seqNum} failed its checksum`,
 				},
-				seqNum,
+				undefined,
 			);
 		}
 		const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
