@@ -6,12 +6,12 @@
  * @module
  */
 
-import type { FirmwareAbi } from '@gspkit/abi';
+import { type FirmwareAbi, isAbiError } from '@gspkit/abi';
 import { abi as r535 } from '@gspkit/abi-r535';
 import { abi as r570 } from '@gspkit/abi-r570';
 import { type Device, type FirmwareFiles, type OpenDeviceOptions, openDevice } from '@gspkit/core';
 import { type SimulatedGpu, SYNTHETIC_FIRMWARE_VERSIONS, syntheticFirmware } from '@gspkit/gpu-sim';
-import { isGspkitError, type Platform } from '@gspkit/hal';
+import type { Platform } from '@gspkit/hal';
 
 /** The firmware ABIs this driver ships, newest first. */
 export const ABIS: readonly FirmwareAbi[] = Object.freeze([r570, r535]);
@@ -64,7 +64,8 @@ export async function openSimulatedDevice(
 			firmware: choice.path === undefined ? {} : { path: choice.path, onlyPath: true },
 		});
 	} catch (e) {
-		if (choice.path === undefined && isGspkitError(e, 'ABI_NOT_FOUND')) return synthetic();
+		// No published set anywhere (selection fails with abi's ABI_NOT_FOUND): boot gpu-sim's synthetic files.
+		if (choice.path === undefined && isAbiError(e, 'ABI_NOT_FOUND')) return synthetic();
 		throw e;
 	}
 }

@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { EXIT, formatSize, main, version } from '../src/cli.ts';
@@ -183,6 +185,31 @@ describe('gspkit-drm (boot + copy workload)', () => {
 		);
 		expect(out).toMatch(/verify\s+OK: 64 KiB byte for byte/);
 		expect(out).not.toContain('\u001b[');
+	});
+
+	it('falls back to synthetic firmware when no published set is installed anywhere (a fresh machine)', () => {
+		// A separate process, so the empty cache and firmware path apply to every lookup the CLI makes.
+		const empty = mkdtempSync(join(tmpdir(), 'gspkit-nofw-'));
+		try {
+			const r = spawnSync(
+				`${ROOT}node_modules/.bin/tsx`,
+				['--conditions=@gspkit/source', 'apps/drm-driver/src/cli.ts', '--json', '--size', '64K'],
+				{
+					cwd: ROOT,
+					encoding: 'utf8',
+					env: { ...process.env, NO_COLOR: '1', GSPKIT_CACHE: empty, GSPKIT_FIRMWARE_PATH: '' },
+				},
+			);
+			expect(r.stderr).toBe('');
+			expect(r.status).toBe(0);
+			const j = JSON.parse(r.stdout);
+			if (!existsSync('/lib/firmware/nvidia/ga102/gsp')) {
+				expect(j.firmware).toMatchObject({ version: '570.144', label: 'synthetic (gpu-sim)' });
+			}
+			expect(j.workload).toMatchObject({ verified: true });
+		} finally {
+			rmSync(empty, { recursive: true, force: true });
+		}
 	});
 
 	it('does not fall back to synthetic firmware when an explicit --firmware directory has none', async () => {
