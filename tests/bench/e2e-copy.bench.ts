@@ -21,7 +21,7 @@
  */
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { FirmwareAbi } from '@gspkit/abi';
+import { type FirmwareAbi, isAbiError } from '@gspkit/abi';
 import { abi as r535 } from '@gspkit/abi-r535';
 import { abi as r570 } from '@gspkit/abi-r570';
 import {
@@ -34,7 +34,7 @@ import {
 	openDevice,
 } from '@gspkit/core';
 import { createSimulatedGpu, SYNTHETIC_FIRMWARE_VERSIONS, syntheticFirmware } from '@gspkit/gpu-sim';
-import { isGspkitError, RealClock } from '@gspkit/hal';
+import { RealClock } from '@gspkit/hal';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -80,7 +80,7 @@ async function open(gpu: ReturnType<typeof createSimulatedGpu>): Promise<Device>
 	try {
 		return await openDevice(gpu, { ...common, firmware: {} });
 	} catch (e) {
-		if (!isGspkitError(e, 'ABI_NOT_FOUND')) throw e;
+		if (!isAbiError(e, 'ABI_NOT_FOUND')) throw e; // selection errors are abi's AbiError
 		progress('boot: no published firmware found, using gpu-sim synthetic files');
 		lastStage = '';
 		return openDevice(gpu, {
