@@ -11,14 +11,7 @@
  * @module
  */
 
-import {
-	BooterError,
-	bootHalFor,
-	Falcon,
-	parseHsFirmware,
-	readFuseVersion,
-	selectBooterSignature,
-} from '@gspkit/falcon-boot';
+import { bootHalFor, Falcon, parseHsFirmware, runSec2Booter } from '@gspkit/falcon-boot';
 import type { FalconControl } from '@gspkit/gsp-rpc';
 import { type Chip, GSP, hex, type Platform, pollUntil, readWpr2, SEC, SEC2 } from '@gspkit/hal';
 import { CoreError } from './errors.ts';
@@ -125,67 +118,11 @@ export async function runBooterUnload(
 ): Promise<BooterUnloadResult> {
 	const bar0 = platform.bar0;
 	if (readWpr2(bar0) === undefined) return { ran: false, wpr2After: undefined };
-	const hal = bootHalFor(chip.info);
-	const fw = parseHsFirmware(ucode, file);
-	const sec2 = new Falcon({
-		bar0,
-		clock: platform.clock,
-		engine: SEC2,
-		variant: hal.falcon,
-		stage: 'booter',
+	// The same SEC2 HS run as booter_load, with nouveau's 0xff/0xff mailboxes.
+	await runSec2Booter(platform, bootHalFor(chip.info), parseHsFirmware(ucode, file), {
+		name: 'booter_unload',
+		mailbox0: 0xff,
+		mailbox1: 0xff,
 	});
-	const fuse = readFuseVersion(bar0, fw.meta.engineIdMask, fw.meta.ucodeId, 'booter', 'booter_unload');
-	const sig = selectBooterSignature(fw, fuse);
-	const app0 = fw.load.apps[0];
-	if (app0 === undefined) throw new BooterError('booter_unload has no application', {});
-	const size = Math.ceil((fw.payload.length + 256) / 256) * 256;
-	const buf = platform.dma.alloc(size, { align: 4096, zero: true, label: 'booter-unload' });
-	try {
-		buf.bytes.set(fw.payload);
-		if (sig !== null) buf.bytes.set(sig.bytes, sig.patchLocation);
-		await sec2.reset('falcon');
-		const load = fw.load;
-		let bootVector: number;
-		if (hal.booterLoad === 'dma') {
-			await sec2.dmaLoad(buf, [
-				{ target: 'imem', secure: true, srcOffset: app0.offset, dst: 0, length: app0.size },
-				{ target: 'dmem', secure: false, srcOffset: load.osDataOffset, dst: 0, length: load.osDataSize },
-			]);
-			bootVector = app0.offset;
-		} else {
-			const img = buf.bytes;
-			sec2.setupPhysicalDma(0);
-			sec2.pioWriteImem(
-				load.osCodeOffset,
-				img.subarray(load.osCodeOffset, load.osCodeOffset + load.osCodeSize),
-				{
-					tag: load.osCodeOffset >> 8,
-				},
-			);
-			sec2.pioWriteImem(app0.offset, img.subarray(app0.offset, app0.offset + app0.size), {
-				tag: app0.offset >> 8,
-				secure: true,
-			});
-			sec2.pioWriteDmem(0, img.subarray(load.osDataOffset, load.osDataOffset + load.osDataSize));
-			bootVector = load.osCodeOffset;
-		}
-		sec2.programBrom({
-			pkcDataOffset: fw.brom.pkcDataOffset,
-			engineIdMask: fw.brom.engineIdMask,
-			ucodeId: fw.brom.ucodeId,
-			algorithm: fw.signatureSize === 16 ? 'AES' : 'RSA3K',
-		});
-		sec2.setBootVector(bootVector);
-		const m = await sec2.boot(0xff, 0xff);
-		if (m.mailbox0 !== 0) {
-			throw new BooterError(
-				`SEC2 MAILBOX0 = ${hex(m.mailbox0)} after booter_unload (MAILBOX1 = ${hex(m.mailbox1)})`,
-				{ mailbox0: hex(m.mailbox0), mailbox1: hex(m.mailbox1) },
-				m.mailbox0,
-			);
-		}
-		return { ran: true, wpr2After: readWpr2(bar0) };
-	} finally {
-		platform.dma.free(buf);
-	}
+	return { ran: true, wpr2After: readWpr2(bar0) };
 }

@@ -692,6 +692,36 @@ async function runBooter(
 	booter: HsFirmware,
 	wprMetaAddress: bigint,
 ): Promise<BootResult['booter']> {
+	return runSec2Booter(platform, hal, booter, {
+		name: 'booter_load',
+		mailbox0: Number(wprMetaAddress & 0xffff_ffffn),
+		mailbox1: Number(wprMetaAddress >> 32n),
+		details: { wprMeta: hex(wprMetaAddress, 1) },
+	});
+}
+
+/** Which booter image {@link runSec2Booter} runs and what it hands it in the SEC2 mailboxes. */
+export interface Sec2BooterRun {
+	/** `booter_load` (mailboxes = the WPR-meta address) or `booter_unload` (nouveau passes 0xff/0xff). */
+	readonly name: 'booter_load' | 'booter_unload';
+	readonly mailbox0: number;
+	readonly mailbox1: number;
+	/** Extra facts for the error a failed run throws. */
+	readonly details?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Run an HS booter image (`booter_load`, `booter_unload`) on SEC2: patch in the signature for SEC2's fuse
+ * version, load it the way the boot HAL says (DMA on GA10x+, PIO of the non-secure code and secure app 0 on
+ * TU10x/GA100), program the boot ROM, start it with the given mailboxes and require MAILBOX0 = 0.
+ * @throws BooterError naming the fuse version (no signature for it) or the mailboxes (the run failed).
+ */
+export async function runSec2Booter(
+	platform: Platform,
+	hal: BootHal,
+	booter: HsFirmware,
+	run: Sec2BooterRun,
+): Promise<BootResult['booter']> {
 	const bar0 = platform.bar0;
 	const sec2 = new Falcon({
 		bar0,
@@ -700,18 +730,12 @@ async function runBooter(
 		variant: hal.falcon,
 		stage: 'booter',
 	});
-	const regFuse = readFuseVersion(
-		bar0,
-		booter.meta.engineIdMask,
-		booter.meta.ucodeId,
-		'booter',
-		'booter_load',
-	);
+	const regFuse = readFuseVersion(bar0, booter.meta.engineIdMask, booter.meta.ucodeId, 'booter', run.name);
 	let sig: ReturnType<typeof selectBooterSignature>;
 	try {
 		sig = selectBooterSignature(booter, regFuse);
 	} catch (e) {
-		throw new BooterError(`booter_load has no signature for SEC2 fuse version ${regFuse}`, {
+		throw new BooterError(`${run.name} has no signature for SEC2 fuse version ${regFuse}`, {
 			regFuseVersion: regFuse,
 			fuseVer: booter.meta.fuseVer,
 			numSignatures: booter.numSignatures,
@@ -719,10 +743,10 @@ async function runBooter(
 		});
 	}
 	const app0 = booter.load.apps[0];
-	if (app0 === undefined) throw new BooterError('booter_load has no application', {});
+	if (app0 === undefined) throw new BooterError(`${run.name} has no application`, {});
 	const payload = booter.payload;
 	const size = Math.ceil((payload.length + 256) / 256) * 256;
-	const buf = platform.dma.alloc(size, { align: 4096, zero: true, label: 'booter-load' });
+	const buf = platform.dma.alloc(size, { align: 4096, zero: true, label: run.name.replace('_', '-') });
 	try {
 		buf.bytes.set(payload);
 		if (sig !== null) buf.bytes.set(sig.bytes, sig.patchLocation);
@@ -759,14 +783,14 @@ async function runBooter(
 			algorithm: booter.signatureSize === 16 ? 'AES' : 'RSA3K',
 		});
 		sec2.setBootVector(bootVector);
-		const m = await sec2.boot(Number(wprMetaAddress & 0xffff_ffffn), Number(wprMetaAddress >> 32n));
+		const m = await sec2.boot(run.mailbox0, run.mailbox1);
 		if (m.mailbox0 !== 0) {
 			throw new BooterError(
-				`SEC2 MAILBOX0 = ${hex(m.mailbox0)} after booter_load halted (0 = success; MAILBOX1 = ${hex(m.mailbox1)})`,
+				`SEC2 MAILBOX0 = ${hex(m.mailbox0)} after ${run.name} halted (0 = success; MAILBOX1 = ${hex(m.mailbox1)})`,
 				{
 					mailbox0: hex(m.mailbox0),
 					mailbox1: hex(m.mailbox1),
-					wprMeta: hex(wprMetaAddress, 1),
+					...run.details,
 					signatureIndex: sig?.index ?? null,
 				},
 				m.mailbox0,
