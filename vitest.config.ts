@@ -23,6 +23,7 @@ function workspaceProjects(): TestProjectInlineConfiguration[] {
 				name: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name as string,
 				root: dir,
 				include: ['test/**/*.test.ts'],
+				setupFiles: [join(repo, 'configs/vitest.setup.ts')],
 			},
 		}));
 }

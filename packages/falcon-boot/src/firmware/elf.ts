@@ -168,6 +168,8 @@ export function parseElf(data: Uint8Array, file = '<memory>'): ElfFile {
 		}
 		// Extended numbering: the real counts live in section 0.
 		if (shnum === 0 || shstrndx === SHN_XINDEX) {
+			// Report an out-of-range e_shoff at e_shoff itself, not at the (outside) place it points to.
+			r.need(header0.shoff, entsize, 'section[0] (extended e_shnum/e_shstrndx)', is64 ? 0x28 : 0x20);
 			const s0 = readSectionHeader(r, is64, header0.shoff, 0);
 			if (shnum === 0) {
 				if (s0.size > Number.MAX_SAFE_INTEGER / entsize)
