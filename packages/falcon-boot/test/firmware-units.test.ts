@@ -476,10 +476,10 @@ describe('ELF reader', () => {
 		expectFormatError(() => parseElf(b), 'section[2].sh_name', shoff + 2 * 64);
 		// Extended numbering (e_shnum = 0) through an e_shoff past the end: reported at e_shoff, in the file
 		// (found by the mutation property: the error used to name the out-of-file section-0 position).
-		b = gspLike(true);
+		b = Uint8Array.from(gspLike(true));
 		dv(b).setBigUint64(0x28, BigInt(b.length + 0x1000), true);
 		expectFormatError(() => parseElf(b), 'section[0] (extended e_shnum/e_shstrndx)', 0x28);
-		b = gspLike(true);
+		b = Uint8Array.from(gspLike(true));
 		dv(b).setBigUint64(0x28, BigInt(b.length - 8), true);
 		expectFormatError(() => parseElf(b), 'section[0] (extended e_shnum/e_shstrndx)', 0x28);
 		// GSP-specific checks.

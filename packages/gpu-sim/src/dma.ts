@@ -7,12 +7,14 @@
  */
 
 import {
+	createSharedWasmMemory,
 	type DmaAllocOptions,
 	type DmaBuffer,
 	type DmaMemory,
 	hex,
 	InvalidArgumentError,
 	OutOfMemoryError,
+	type SharedWasmMemory,
 } from '@gspkit/hal';
 import { DmaFaultError, DmaFreeError, SimulatorClosedError } from './errors.ts';
 
@@ -34,6 +36,8 @@ export interface DmaPoolOptions {
 	readonly size?: number;
 	/** Bus address of the first byte, 4 GiB aligned. Default {@link DEFAULT_DMA_BUS_BASE}. */
 	readonly busBase?: bigint;
+	/** Back the pool with a plain `SharedArrayBuffer` instead of a shared `WebAssembly.Memory` (default `false`). */
+	readonly plainMemory?: boolean;
 }
 
 /** A live allocation as the allocator sees it (for leak reports). */
@@ -49,13 +53,22 @@ class PoolBuffer implements DmaBuffer {
 	readonly bytes: Uint8Array;
 	readonly view: DataView;
 	readonly label: string;
+	readonly wasmMemory?: SharedWasmMemory;
 
-	constructor(sab: SharedArrayBuffer, offset: number, size: number, busAddress: bigint, label: string) {
+	constructor(
+		sab: SharedArrayBuffer,
+		offset: number,
+		size: number,
+		busAddress: bigint,
+		label: string,
+		wasmMemory: SharedWasmMemory | undefined,
+	) {
 		this.busAddress = busAddress;
 		this.size = size;
 		this.bytes = new Uint8Array(sab, offset, size);
 		this.view = new DataView(sab, offset, size);
 		this.label = label;
+		if (wasmMemory !== undefined) this.wasmMemory = wasmMemory;
 	}
 }
 
@@ -84,6 +97,12 @@ const MAX_ALIGN = 2 ** 32;
 export class DmaPool implements DmaMemory {
 	/** The shared memory every buffer views; hand it to worker threads that model device processors. */
 	readonly sharedBuffer: SharedArrayBuffer;
+	/**
+	 * The shared `WebAssembly.Memory` whose buffer is {@link DmaPool.sharedBuffer}, when the host has one (as a
+	 * host's DMA heap is ordinary memory, so is this): driver-side WebAssembly kernels then work on DMA buffers
+	 * in place. Buffers carry it as `wasmMemory`.
+	 */
+	readonly wasmMemory: SharedWasmMemory | undefined;
 	/** Bus address of byte 0 of {@link DmaPool.sharedBuffer}. */
 	readonly busBase: bigint;
 	/** Pool size in bytes. */
@@ -114,7 +133,8 @@ export class DmaPool implements DmaMemory {
 		}
 		this.size = size;
 		this.busBase = busBase;
-		this.sharedBuffer = new SharedArrayBuffer(size);
+		this.wasmMemory = options.plainMemory === true ? undefined : createSharedWasmMemory(size);
+		this.sharedBuffer = this.wasmMemory?.buffer ?? new SharedArrayBuffer(size);
 		this.#free = [{ offset: 0, size }];
 	}
 
@@ -177,7 +197,14 @@ export class DmaPool implements DmaMemory {
 			if (end < block.offset + block.size)
 				pieces.push({ offset: end, size: block.offset + block.size - end });
 			this.#free.splice(i, 1, ...pieces);
-			const buffer = new PoolBuffer(this.sharedBuffer, start, size, this.busBase + BigInt(start), label);
+			const buffer = new PoolBuffer(
+				this.sharedBuffer,
+				start,
+				size,
+				this.busBase + BigInt(start),
+				label,
+				this.wasmMemory,
+			);
 			if (options.zero ?? true) buffer.bytes.fill(0);
 			this.#insertLive({ offset: start, buffer });
 			this.#bytesInUse += size;

@@ -164,3 +164,24 @@ describe('DMA pool allocator', () => {
 		await gpu.close();
 	});
 });
+
+describe('DMA pool backing store', () => {
+	it('is a shared WebAssembly.Memory by default, carried by every buffer, so kernels can work in place', () => {
+		const pool = new DmaPool({ size: 0x20000 });
+		expect(pool.wasmMemory).toBeDefined();
+		expect(pool.wasmMemory?.buffer).toBe(pool.sharedBuffer);
+		const b = pool.alloc(4096);
+		expect(b.wasmMemory).toBe(pool.wasmMemory);
+		expect(b.bytes.buffer).toBe(pool.wasmMemory?.buffer);
+		pool.free(b);
+	});
+
+	it('is a plain SharedArrayBuffer on request, and buffers then carry no wasm memory', () => {
+		const pool = new DmaPool({ size: 0x20000, plainMemory: true });
+		expect(pool.wasmMemory).toBeUndefined();
+		expect(pool.sharedBuffer).toBeInstanceOf(SharedArrayBuffer);
+		const b = pool.alloc(4096);
+		expect(b.wasmMemory).toBeUndefined();
+		pool.free(b);
+	});
+});

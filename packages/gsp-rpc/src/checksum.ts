@@ -8,15 +8,21 @@
  *
  * JavaScript folds about 3 GB/s. Large ranges therefore go through a tiny WebAssembly SIMD kernel (`v128.xor`
  * over a 64 KiB scratch memory, hand-assembled below, about 100 bytes) that runs at memcpy speed; the copy into
- * its memory is the dominant cost. Hosts without WebAssembly SIMD use the JavaScript fold.
+ * its memory is the dominant cost. When the DMA pool is itself a shared `WebAssembly.Memory`, the same kernel is
+ * instantiated on it ({@link inPlaceXorKernel}) and folds the queue in place, with no copy at all. Hosts without
+ * WebAssembly SIMD use the JavaScript fold.
  *
  * @module
  */
+
+import type { SharedWasmMemory } from '@gspkit/hal';
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** Below this many bytes the JavaScript fold is cheaper than the copy into wasm memory. */
 const WASM_THRESHOLD = 2048;
+/** Below this many bytes a call into the in-place kernel costs more than the JavaScript fold. */
+const IN_PLACE_THRESHOLD = 256;
 /** Size of the wasm scratch memory (one 64 KiB page = one maximal element). */
 const WASM_CHUNK = 0x10000;
 
@@ -30,7 +36,10 @@ interface WasmKernel {
 interface WasmApi {
 	validate(bytes: Uint8Array): boolean;
 	Module: new (bytes: Uint8Array) => object;
-	Instance: new (module: object) => { readonly exports: Readonly<Record<string, unknown>> };
+	Instance: new (
+		module: object,
+		imports?: Readonly<Record<string, Readonly<Record<string, unknown>>>>,
+	) => { readonly exports: Readonly<Record<string, unknown>> };
 }
 
 function leb(n: number): number[] {
@@ -53,10 +62,9 @@ function section(id: number, bytes: number[]): number[] {
  * `end = p + n; loop { if p >= end break; a ^= load(p); b ^= load(p+16); p += 32 }`, then the four i32 lanes of
  * `a ^ b` XORed together.
  */
-function buildKernel(): WasmKernel | undefined {
-	const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-	if (wasm === undefined) return undefined;
-	const code = [
+/** The kernel's code body (see the comment above). */
+function kernelCode(): number[] {
+	return [
 		2,
 		2,
 		0x7b,
@@ -148,7 +156,16 @@ function buildKernel(): WasmKernel | undefined {
 		0x73, // ^ lane 3
 		0x0b,
 	];
-	const bytes = new Uint8Array([
+}
+
+/**
+ * The kernel module: with its own 64 KiB memory exported as "m" (data is copied in), or importing a shared
+ * memory "e"."m" of up to 4 GiB (the kernel then reads the caller's shared memory in place).
+ */
+function kernelModule(importShared: boolean): Uint8Array {
+	const code = kernelCode();
+	const name = (s: string) => [s.length, ...Array.from(s, (c) => c.charCodeAt(0))];
+	return new Uint8Array([
 		0x00,
 		0x61,
 		0x73,
@@ -158,24 +175,41 @@ function buildKernel(): WasmKernel | undefined {
 		0x00,
 		0x00, // "\0asm", version 1
 		...section(1, [1, 0x60, 2, 0x7f, 0x7f, 1, 0x7f]), // type 0: (i32, i32) -> i32
+		// import "e" "m": memory, limits flag 3 (shared, with maximum), min 1 page, max 65536 pages
+		...(importShared ? section(2, [1, ...name('e'), ...name('m'), 0x02, 0x03, 1, ...leb(65536)]) : []),
 		...section(3, [1, 0]), // function 0 has type 0
-		...section(5, [1, 0, 1]), // one memory, min 1 page (64 KiB)
-		...section(7, [2, 1, 0x6d, 2, 0, 1, 0x78, 0, 0]), // export "m" memory 0, "x" func 0
+		...(importShared ? [] : section(5, [1, 0, 1])), // one memory, min 1 page (64 KiB)
+		...(importShared
+			? section(7, [1, ...name('x'), 0, 0]) // export "x" func 0
+			: section(7, [2, ...name('m'), 2, 0, ...name('x'), 0, 0])), // export "m" memory 0, "x" func 0
 		...section(10, [1, ...leb(code.length), ...code]),
 	]);
+}
+
+/** Check a kernel against the JavaScript fold on 64 test bytes written at `ptr` of `bytes` (which it sees). */
+function probeKernel(xor: (ptr: number, n: number) => number, bytes: Uint8Array, ptr: number): boolean {
+	for (let i = 0; i < 64; i++) bytes[ptr + i] = (i * 37 + 11) & 0xff;
+	return (xor(ptr, 64) | 0) === (jsFold(bytes, ptr, 64) | 0);
+}
+
+function jsFold(bytes: Uint8Array, ptr: number, n: number): number {
+	const dv = new DataView(bytes.buffer, bytes.byteOffset + ptr, n);
+	let x = 0;
+	for (let i = 0; i < n; i += 4) x ^= dv.getUint32(i, true);
+	return x;
+}
+
+function buildKernel(): WasmKernel | undefined {
+	const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+	if (wasm === undefined) return undefined;
+	const bytes = kernelModule(false);
 	try {
 		if (!wasm.validate(bytes)) return undefined;
 		const instance = new wasm.Instance(new wasm.Module(bytes));
 		const memory = instance.exports.m as { readonly buffer: ArrayBuffer };
 		const xor = instance.exports.x as (ptr: number, n: number) => number;
 		const kernel = { scratch: new Uint8Array(memory.buffer, 0, WASM_CHUNK), xor };
-		// Self-test: a wrong kernel must never be used silently.
-		const probe = kernel.scratch;
-		for (let i = 0; i < 64; i++) probe[i] = (i * 37 + 11) & 0xff;
-		const dv = new DataView(probe.buffer, 0, 64);
-		let expect = 0;
-		for (let i = 0; i < 64; i += 4) expect ^= dv.getUint32(i, true);
-		return (xor(0, 64) | 0) === (expect | 0) ? kernel : undefined;
+		return probeKernel(xor, kernel.scratch, 0) ? kernel : undefined;
 	} catch {
 		return undefined;
 	}
@@ -269,4 +303,66 @@ export function xorBytes(bytes: Uint8Array, off: number, len: number): number {
 	let tail = 0;
 	for (let i = 0; i < len - full; i++) tail |= bytes[end + i]! << (8 * i);
 	return x ^ tail;
+}
+
+/**
+ * XOR of the u32 words of `n` bytes at absolute byte address `ptr` of a shared wasm memory (`n` a multiple
+ * of 32), computed in place. Made by {@link inPlaceXorKernel}.
+ */
+export type InPlaceXor = (ptr: number, n: number) => number;
+
+const IN_PLACE_MODULE: { module?: object | null } = {};
+const IN_PLACE = new WeakMap<SharedWasmMemory, InPlaceXor | null>();
+
+/**
+ * The checksum kernel instantiated on `memory` itself, so ranges of DMA memory backed by a shared
+ * `WebAssembly.Memory` are folded where they lie instead of being copied into the kernel's scratch page
+ * first (that copy was half the transport's cost per byte). `undefined` when the host lacks WebAssembly
+ * SIMD or threads, or the kernel does not agree with the JavaScript fold. One instance per memory.
+ */
+export function inPlaceXorKernel(memory: SharedWasmMemory): InPlaceXor | undefined {
+	const known = IN_PLACE.get(memory);
+	if (known !== undefined) return known ?? undefined;
+	let kernel: InPlaceXor | null = null;
+	const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+	if (LITTLE_ENDIAN && KERNEL !== undefined && wasm !== undefined && memory.buffer.byteLength >= 64) {
+		try {
+			if (IN_PLACE_MODULE.module === undefined) {
+				const bytes = kernelModule(true);
+				IN_PLACE_MODULE.module = wasm.validate(bytes) ? new wasm.Module(bytes) : null;
+			}
+			if (IN_PLACE_MODULE.module !== null) {
+				const instance = new wasm.Instance(IN_PLACE_MODULE.module, { e: { m: memory } });
+				const xor = instance.exports.x as InPlaceXor;
+				// Read-only check (the memory is live and shared): the same code was verified on test bytes in
+				// the scratch instance; here it only has to agree with the fold on whatever the first bytes are.
+				if ((xor(0, 64) | 0) === (jsFold(new Uint8Array(memory.buffer, 0, 64), 0, 64) | 0)) kernel = xor;
+			}
+		} catch {
+			kernel = null;
+		}
+	}
+	IN_PLACE.set(memory, kernel);
+	return kernel ?? undefined;
+}
+
+/**
+ * {@link xorRange} with an in-place kernel for the shared wasm memory `u8` views (from
+ * {@link inPlaceXorKernel}); without one, exactly {@link xorRange}.
+ *
+ * @internal Hot path of the transport.
+ */
+export function xorRangeWith(
+	kernel: InPlaceXor | undefined,
+	u8: Uint8Array,
+	i32: Int32Array,
+	byteStart: number,
+	byteEnd: number,
+): number {
+	const n = byteEnd - byteStart;
+	if (kernel === undefined || n < IN_PLACE_THRESHOLD) return xorRange(u8, i32, byteStart, byteEnd);
+	const bulk = n & ~31;
+	let x = kernel(u8.byteOffset + byteStart, bulk);
+	if (bulk !== n) x ^= xorWordsJs(i32, (byteStart + bulk) >> 2, byteEnd >> 2);
+	return x;
 }

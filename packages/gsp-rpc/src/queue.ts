@@ -26,8 +26,8 @@
  */
 
 import { Buffer } from 'node:buffer';
-import { InvalidArgumentError } from '@gspkit/hal';
-import { xorBytes, xorRange } from './checksum.ts';
+import { InvalidArgumentError, type SharedWasmMemory } from '@gspkit/hal';
+import { type InPlaceXor, inPlaceXorKernel, xorBytes, xorRangeWith } from './checksum.ts';
 import {
 	GSP_MSG_MAX_PAGES,
 	GSP_PAGE_SIZE,
@@ -96,6 +96,11 @@ export interface QueuePairOptions {
 	 * for fresh memory (page faults) per megabyte. Default: a new buffer per message.
 	 */
 	readonly allocate?: (bytes: number) => Uint8Array;
+	/**
+	 * The shared `WebAssembly.Memory` that `memory` is a view of (a DMA buffer's `wasmMemory`), if any: checksums
+	 * are then folded in place by a WebAssembly kernel instead of through a copy.
+	 */
+	readonly wasmMemory?: SharedWasmMemory;
 }
 
 /** Why the peer's queue header is not (yet) usable; `undefined` means it is. */
@@ -202,6 +207,8 @@ export class QueuePair {
 	readonly #hint: LengthHint | undefined;
 	readonly #maxMessage: number;
 	readonly #allocate: (bytes: number) => Uint8Array;
+	/** The in-place checksum kernel on the region's wasm memory, when it has one. */
+	readonly #xorKernel: InPlaceXor | undefined;
 
 	// My transmit queue (I write its TX header and its RX header's readPtr).
 	readonly #txBase: number;
@@ -259,6 +266,10 @@ export class QueuePair {
 						}
 						return b.length === n ? b : b.subarray(0, n);
 					};
+		if (options.wasmMemory !== undefined && options.wasmMemory.buffer !== memory.buffer) {
+			throw new InvalidArgumentError('wasmMemory must be the memory the shared region is a view of');
+		}
+		this.#xorKernel = options.wasmMemory === undefined ? undefined : inPlaceXorKernel(options.wasmMemory);
 		const cpu = side === 'cpu';
 		this.#txBase = cpu ? options.cmdqOffset : options.statqOffset;
 		this.#txSize = cpu ? options.cmdqSize : options.statqSize;
@@ -590,7 +601,10 @@ export class QueuePair {
 		let x = this.#ringXor(this.#txEntries, this.#txCount, ring0, H + R);
 		const headPart = Math.max(0, Math.min(len, headLen - off));
 		const bodyPart = len - headPart;
-		if (bodyPart === 0 || headPart % 4 === 0) {
+		if (this.#xorKernel !== undefined) {
+			// Folding the ring in place beats folding the private copy (which goes through a scratch copy).
+			x ^= this.#ringXor(this.#txEntries, this.#txCount, ring0 + H + R, sumBytes - H - R);
+		} else if (bodyPart === 0 || headPart % 4 === 0) {
 			if (headPart > 0) x ^= xorBytes(head, off, headPart);
 			if (bodyPart > 0) x ^= xorBytes(body!, off + headPart - headLen, bodyPart);
 		} else {
@@ -635,8 +649,9 @@ export class QueuePair {
 		const cap = count * GSP_PAGE_SIZE;
 		const a = at % cap;
 		const first = Math.min(len, cap - a);
-		let x = xorRange(this.#u8, this.#i32, entries + a, entries + a + first);
-		if (first < len) x ^= xorRange(this.#u8, this.#i32, entries, entries + len - first);
+		const k = this.#xorKernel;
+		let x = xorRangeWith(k, this.#u8, this.#i32, entries + a, entries + a + first);
+		if (first < len) x ^= xorRangeWith(k, this.#u8, this.#i32, entries, entries + len - first);
 		return x;
 	}
 
@@ -721,7 +736,11 @@ export class QueuePair {
 			let payloadXor: number | undefined;
 			if (dst !== undefined) {
 				this.#ringOut(this.#rxEntries, this.#rxCount, dst, dstOff, chunkLen, at);
-				payloadXor = xorBytes(dst, dstOff, chunkLen);
+				// With the in-place kernel #verify folds the ring itself (a pass over shared memory instead of a copy
+				// into the kernel's scratch page). That the peer could rewrite the payload between the copy and the
+				// fold costs nothing: the checksum detects corruption, not forgery (a peer can always sum its own
+				// lies), and every field that bounds a read was checked once by #frame before use.
+				if (this.#xorKernel === undefined) payloadXor = xorBytes(dst, dstOff, chunkLen);
 			}
 			const fn = this.#verify(e, ring0, length, payloadXor);
 			const seq = dv.getUint32(e + H + w.rpc.sequence, true);

@@ -1,6 +1,14 @@
+import { createSharedWasmMemory } from '@gspkit/hal';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CHECKSUM_IMPLEMENTATION, checksum32, xorBytes, xorRange } from '../src/index.ts';
+import {
+	CHECKSUM_IMPLEMENTATION,
+	checksum32,
+	inPlaceXorKernel,
+	xorBytes,
+	xorRange,
+	xorRangeWith,
+} from '../src/index.ts';
 import { checksumRotate, checksumU64, pattern } from './support/spec.ts';
 
 describe('element checksum', () => {
@@ -75,5 +83,37 @@ describe('element checksum', () => {
 		expect(checksumU64(el)).toBe(0);
 		el[1000]! ^= 4;
 		expect(checksum32(el)).not.toBe(0);
+	});
+});
+
+describe('in-place kernel on a shared wasm memory', () => {
+	it('folds any word-aligned range where it lies, equal to the copying path and the u64 fold', () => {
+		const memory = createSharedWasmMemory(4 * 0x10000);
+		if (memory === undefined) throw new Error('no shared wasm memory on this host');
+		const kernel = inPlaceXorKernel(memory);
+		expect(kernel).toBeDefined();
+		expect(inPlaceXorKernel(memory)).toBe(kernel); // one instance per memory
+		const u8 = new Uint8Array(memory.buffer);
+		u8.set(pattern(u8.length, 7));
+		fc.assert(
+			fc.property(fc.nat(0x3ffff), fc.nat(0x3ffff), (a, b) => {
+				const [lo, hi] = a <= b ? [a & ~3, b & ~3] : [b & ~3, a & ~3];
+				const view = u8.subarray(0x40, u8.length - 0x40); // a view that does not start at 0
+				const i32 = new Int32Array(memory.buffer, 0x40, view.length >> 2);
+				const end = Math.min(hi, view.length & ~3);
+				const start = Math.min(lo, end);
+				const got = xorRangeWith(kernel, view, i32, start, end);
+				expect(got).toBe(xorRange(view, i32, start, end));
+				expect(got >>> 0).toBe(checksumU64(view.subarray(start, end)));
+			}),
+			{ numRuns: 300 },
+		);
+	});
+
+	it('is absent for memory that is not a wasm memory, and the copying path is used', () => {
+		const sab = new SharedArrayBuffer(4096);
+		const u8 = new Uint8Array(sab).map((_, i) => i);
+		const i32 = new Int32Array(sab);
+		expect(xorRangeWith(undefined, u8, i32, 0, 4096)).toBe(xorRange(u8, i32, 0, 4096));
 	});
 });

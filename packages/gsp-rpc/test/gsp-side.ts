@@ -3,6 +3,7 @@
  * (echo, rm_control/rm_alloc/free replies, events, sequencer programs, INIT_DONE). It is a TEST DOUBLE, kept
  * out of the package on purpose: the simulated GSP-RM in gpu-sim implements the GSP side independently.
  */
+import type { SharedWasmMemory } from '@gspkit/hal';
 import {
 	compileRpcAbi,
 	encodeSequencerProgram,
@@ -34,6 +35,8 @@ export interface GspDoubleOptions {
 	readonly abi: RpcAbi;
 	/** The shared region as the GSP sees it. */
 	readonly memory: Uint8Array;
+	/** The shared wasm memory `memory` views, if any (checksums folded in place). */
+	readonly wasmMemory?: SharedWasmMemory;
 	/** Queue offsets and sizes (from MESSAGE_QUEUE_INIT_ARGUMENTS). */
 	readonly layout: Pick<RegionLayout, 'cmdqOffset' | 'statqOffset' | 'cmdqSize' | 'statqSize'>;
 	/** Raise the GSP interrupt towards the CPU. */
@@ -79,6 +82,7 @@ export class GspDouble {
 		this.queue = new QueuePair({
 			abi: this.wire,
 			memory: options.memory,
+			...(options.wasmMemory === undefined ? {} : { wasmMemory: options.wasmMemory }),
 			side: 'gsp',
 			cmdqOffset: options.layout.cmdqOffset,
 			statqOffset: options.layout.statqOffset,

@@ -9,7 +9,8 @@ import { CTL, type WorkerConfig } from './support/worker.ts';
 
 const cfg = workerData as WorkerConfig;
 const ctl = new Int32Array(cfg.ctl);
-const memory = new Uint8Array(cfg.sab, cfg.byteOffset, cfg.length);
+// A posted wasm memory arrives with its own SharedArrayBuffer object: view that one so the kernel sees it.
+const memory = new Uint8Array(cfg.wasmMemory?.buffer ?? cfg.sab, cfg.byteOffset, cfg.length);
 // The sink consumes a message at once, so one buffer serves them all.
 let sinkBuffer = new Uint8Array(0);
 const reuse = (n: number): Uint8Array => {
@@ -19,6 +20,7 @@ const reuse = (n: number): Uint8Array => {
 const gsp = new GspDouble({
 	abi: manifestAbi(cfg.branch as Branch),
 	memory,
+	...(cfg.wasmMemory === undefined ? {} : { wasmMemory: cfg.wasmMemory }),
 	layout: cfg.layout,
 	record: false,
 	...(cfg.eventEvery === undefined ? {} : { eventEvery: cfg.eventEvery }),
@@ -46,7 +48,10 @@ const spin = cfg.spin ?? 0;
 while (Atomics.load(ctl, CTL.stop) === 0) {
 	// Poll the doorbell word briefly (a GSP that just answered is likely to get more), then sleep until it
 	// rings; while output is stuck waiting for status-queue space, sleep only briefly.
-	for (let i = 0; i < spin && Atomics.load(ctl, CTL.doorbell) === seen && !gsp.queue.hasIncoming(); i++);
+	// Mid-message (continuation records still to come) keep polling: the rest follows within microseconds, and
+	// a sleeping GSP costs the driver a futex wake per element.
+	const polls = gsp.queue.receiving ? Math.max(spin, 1_000_000) : spin;
+	for (let i = 0; i < polls && Atomics.load(ctl, CTL.doorbell) === seen && !gsp.queue.hasIncoming(); i++);
 	Atomics.store(ctl, CTL.sleeping, 1); // the driver notifies only sleepers (see support/worker.ts)
 	Atomics.wait(ctl, CTL.doorbell, seen, gsp.outboxLength > 0 ? 0.05 : 50);
 	Atomics.store(ctl, CTL.sleeping, 0);

@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from '@gspkit/hal';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -274,11 +275,14 @@ describe('elements on the wire', () => {
 	});
 });
 
-describe('round trips (property)', () => {
+describe.each([
+	['plain shared memory', false],
+	['a shared wasm memory (checksums folded in place)', true],
+])('round trips (property), region in %s', (_name, wasm) => {
 	it('random payload sizes 0 … 4 MiB round-trip through both queues, across the ring end', () => {
 		const sizes = new Map<number, number>();
 		const hint = (_fn: number, seq: number): number | undefined => sizes.get(seq);
-		const { cpu, gsp } = makePair(abi, { cpuHint: hint, gspHint: hint });
+		const { cpu, gsp } = makePair(abi, { cpuHint: hint, gspHint: hint, wasm });
 		let seq = 0;
 		const size = fc.oneof(
 			{ weight: 6, arbitrary: fc.integer({ min: 0, max: 70_000 }) },
@@ -317,7 +321,7 @@ describe('round trips (property)', () => {
 				fc.integer({ min: 1, max: 255 }),
 				fc.nat(),
 				(n, shift, where, flip, elementPick) => {
-					const { cpu, gsp, memory } = makePair(abi, { cpuHint: () => n });
+					const { cpu, gsp, memory } = makePair(abi, { cpuHint: () => n, wasm });
 					for (let i = 0; i < shift; i++) {
 						gsp.trySend(FN, 0, new Uint8Array(0));
 						cpu.receive();
@@ -362,6 +366,43 @@ describe('round trips (property)', () => {
 			),
 			{ numRuns: 60 },
 		);
+	});
+});
+
+describe('in-place checksums on a shared wasm memory', () => {
+	it('write byte-identical elements to the plain path, for every element size and ring position', () => {
+		const plain = makePair(abi, { cpuHint: () => undefined });
+		const wasm = makePair(abi, { cpuHint: () => undefined, wasm: true });
+		for (const n of [0, 1, 3, 4, 31, 32, 33, 255, 256, 257, 4000, 4096 - 80, 20_000, MAX_PAYLOAD, 200_000]) {
+			const payload = pattern(n, n);
+			for (const p of [plain, wasm]) {
+				const pages = p.gsp.elementPages(n);
+				for (let i = 0; i < pages.length; i++) {
+					p.gsp.sendElement(FN, 5, payload, undefined, i);
+					// Receive as we go so the ring never fills and wraps at varying positions.
+					p.cpu.receive();
+				}
+			}
+			expect(sameBytes(wasm.memory, plain.memory)).toBe(true);
+		}
+	});
+
+	it('refuses a wasm memory the region is not a view of', () => {
+		const other = makePair(abi, { wasm: true });
+		const plain = makePair(abi);
+		expect(
+			() =>
+				new QueuePair({
+					abi,
+					memory: plain.memory,
+					wasmMemory: { buffer: other.memory.buffer as SharedArrayBuffer },
+					side: 'cpu',
+					cmdqOffset: plain.layout.cmdqOffset,
+					statqOffset: plain.layout.statqOffset,
+					cmdqSize: plain.layout.cmdqSize,
+					statqSize: plain.layout.statqSize,
+				}),
+		).toThrow(InvalidArgumentError);
 	});
 });
 

@@ -43,6 +43,19 @@ export interface DmaBuffer {
 	readonly view: DataView;
 	/** The label given at allocation. */
 	readonly label: string;
+	/**
+	 * The shared `WebAssembly.Memory` whose buffer `bytes` views, when the pool is backed by one. Lets
+	 * WebAssembly kernels (checksums, copies) work on the buffer in place; absent for plain shared memory.
+	 */
+	readonly wasmMemory?: SharedWasmMemory;
+}
+
+/**
+ * A shared `WebAssembly.Memory`, typed by the one member used here (the ES lib without DOM does not
+ * declare WebAssembly). `buffer` is the `SharedArrayBuffer` the DMA views are made from.
+ */
+export interface SharedWasmMemory {
+	readonly buffer: SharedArrayBuffer;
 }
 
 /** Coherent DMA memory: allocation with alignment and zeroing, explicit free. */
@@ -131,4 +144,33 @@ export interface Platform {
 	readonly clock: Clock;
 	/** Release every resource held by the platform. Idempotent. */
 	close(): Promise<void>;
+}
+
+/** The WebAssembly page size: shared wasm memories grow and are sized in these. */
+export const WASM_PAGE_SIZE = 0x1_0000;
+
+/**
+ * Allocate a shared `WebAssembly.Memory` of `bytes` (rounded up to whole 64 KiB pages, at most 4 GiB), for a
+ * DMA pool that WebAssembly kernels may work on in place. Its `buffer` is a zero-filled `SharedArrayBuffer`
+ * that other threads can map like any other. `undefined` when the host has no shared wasm memory.
+ */
+export function createSharedWasmMemory(bytes: number): SharedWasmMemory | undefined {
+	const pages = Math.ceil(bytes / WASM_PAGE_SIZE);
+	if (!Number.isSafeInteger(bytes) || bytes <= 0 || pages > 0x1_0000) return undefined;
+	const wasm = (
+		globalThis as {
+			WebAssembly?: {
+				Memory: new (d: { initial: number; maximum: number; shared: boolean }) => { buffer: unknown };
+			};
+		}
+	).WebAssembly;
+	try {
+		const memory =
+			wasm === undefined ? undefined : new wasm.Memory({ initial: pages, maximum: pages, shared: true });
+		return memory !== undefined && memory.buffer instanceof SharedArrayBuffer
+			? (memory as SharedWasmMemory)
+			: undefined;
+	} catch {
+		return undefined;
+	}
 }

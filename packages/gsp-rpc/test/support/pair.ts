@@ -1,4 +1,5 @@
-/** A CPU/GSP queue pair on a plain SharedArrayBuffer, stepped in one thread. */
+/** A CPU/GSP queue pair on a plain SharedArrayBuffer (or a shared wasm memory), stepped in one thread. */
+import { createSharedWasmMemory } from '@gspkit/hal';
 import {
 	type LengthHint,
 	QueuePair,
@@ -25,14 +26,23 @@ export function makePair(
 		sizes?: RegionSizes;
 		link?: boolean;
 		gspAllocate?: (bytes: number) => Uint8Array;
+		/** Put the region in a shared wasm memory (at a 64 KiB + 8 offset) so checksums are folded in place. */
+		wasm?: boolean;
 	} = {},
 ): Pair {
 	const layout = regionLayout(options.sizes);
-	const memory = new Uint8Array(new SharedArrayBuffer(layout.totalSize));
+	const wasmMemory = options.wasm === true ? createSharedWasmMemory(layout.totalSize + 0x20000) : undefined;
+	if (options.wasm === true && wasmMemory === undefined)
+		throw new Error('no shared wasm memory on this host');
+	const memory =
+		wasmMemory === undefined
+			? new Uint8Array(new SharedArrayBuffer(layout.totalSize))
+			: new Uint8Array(wasmMemory.buffer, 0x10008, layout.totalSize);
 	const counts = { doorbells: 0, irqs: 0 };
 	const common = {
 		abi,
 		memory,
+		...(wasmMemory === undefined ? {} : { wasmMemory }),
 		cmdqOffset: layout.cmdqOffset,
 		statqOffset: layout.statqOffset,
 		cmdqSize: layout.cmdqSize,

@@ -5,6 +5,7 @@
 import {
 	type Bar0,
 	type Clock,
+	createSharedWasmMemory,
 	type DmaAllocOptions,
 	type DmaBuffer,
 	type DmaMemory,
@@ -12,6 +13,7 @@ import {
 	InvalidArgumentError,
 	OutOfMemoryError,
 	pollUntil,
+	type SharedWasmMemory,
 	TimeoutError,
 	VirtualClock,
 } from '@gspkit/hal';
@@ -20,13 +22,16 @@ import type { RpcPlatform } from '../../src/index.ts';
 /** A first-fit DMA pool over one SharedArrayBuffer. */
 export class SabDma implements DmaMemory {
 	readonly sab: SharedArrayBuffer;
+	/** The shared wasm memory `sab` belongs to (as gpu-sim's pool), when the host has one. */
+	readonly wasmMemory: SharedWasmMemory | undefined;
 	readonly busBase: bigint;
 	#live = new Map<number, DmaBuffer>();
 	#next = 0;
 	#inUse = 0;
 
 	constructor(size = 4 * 1024 * 1024, busBase = 0x1_0000_0000n) {
-		this.sab = new SharedArrayBuffer(size);
+		this.wasmMemory = createSharedWasmMemory(size);
+		this.sab = this.wasmMemory?.buffer ?? new SharedArrayBuffer(size);
 		this.busBase = busBase;
 	}
 
@@ -42,6 +47,7 @@ export class SabDma implements DmaMemory {
 			bytes: new Uint8Array(this.sab, off, size),
 			view: new DataView(this.sab, off, size),
 			label: options.label ?? '',
+			...(this.wasmMemory === undefined ? {} : { wasmMemory: this.wasmMemory }),
 		};
 		if (options.zero !== false) buf.bytes.fill(0);
 		this.#live.set(off, buf);

@@ -3,7 +3,7 @@
  * the doorbell and the interrupt are words in a small shared control block (Atomics.notify / waitAsync).
  */
 import { Worker } from 'node:worker_threads';
-import { type InterruptLine, InvalidArgumentError, RealClock } from '@gspkit/hal';
+import { type InterruptLine, InvalidArgumentError, RealClock, type SharedWasmMemory } from '@gspkit/hal';
 import { GSP_DOORBELL, type RegionLayout, type RpcEngine, type RpcPlatform } from '../../src/index.ts';
 import { SabDma, TestBar0 } from './platform.ts';
 
@@ -13,6 +13,8 @@ export const CTL = { doorbell: 0, irq: 1, stop: 2, ready: 3, irqCount: 4, sleepi
 /** What the worker is told. */
 export interface WorkerConfig {
 	readonly sab: SharedArrayBuffer;
+	/** The shared wasm memory behind `sab`, when the pool has one (posted along; `sab` is then its buffer). */
+	readonly wasmMemory?: SharedWasmMemory;
 	readonly byteOffset: number;
 	readonly length: number;
 	readonly ctl: SharedArrayBuffer;
@@ -103,6 +105,7 @@ export function workerPlatform(): WorkerPlatform {
 			const region = rpc.region.bytes;
 			const cfg: WorkerConfig = {
 				sab: region.buffer as SharedArrayBuffer,
+				...(dma.wasmMemory === undefined ? {} : { wasmMemory: dma.wasmMemory }),
 				byteOffset: region.byteOffset,
 				length: region.length,
 				ctl: ctl.buffer as SharedArrayBuffer,
