@@ -5,6 +5,9 @@
  * array).
  *
  * Options: `--quick` (smaller sparse run, fewer repetitions), `--sparse-count N`.
+ *
+ * Memory: the largest row (4 KiB pages over 64 GiB, 16 Mi PTEs) holds 128 MiB of page tables while mapped and
+ * one shared 128 MiB buffer for both fill baselines, so the run stays well under 1 GiB.
  */
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -96,22 +99,51 @@ interface Row {
 	unmapPerS: number;
 	fill64PerS: number;
 	fill32PerS: number;
+	/** Slowest ÷ fastest repetition of each baseline: how stable it was in this run. */
+	fill64Spread: number;
+	fill32Spread: number;
 	ptBytes: number;
 	mapped: bigint;
 }
 
-function throughput(name: string, pageSize: 4096 | 65536 | 2097152, total: bigint): Row {
+/** Repetitions of one row; the big rows need fewer (the 1 GiB rows before them warm the same code up). */
+interface RowRuns {
+	readonly warmup: number;
+	readonly reps: number;
+}
+
+/**
+ * Map and unmap `total` bytes with `pageSize` pages, interleaved with the two fill baselines of the same
+ * entry count, repetition by repetition: machine load then shifts both sides alike, so the ratio holds up
+ * on a busy machine better than the absolute rates do.
+ */
+function throughput(
+	name: string,
+	pageSize: 4096 | 65536 | 2097152,
+	total: bigint,
+	runs: RowRuns = { warmup: WARMUP, reps: REPS },
+): Row {
 	const entries = Number(total / BigInt(pageSize));
 	const object: BackingObject = { handle: 1, aperture: 'video', extents: [{ address: 0n, size: total }] };
 	const va = 1n << 40n;
 	const { vas } = makeSpace();
+	// One buffer for both baselines (they run one after the other): the 64 GiB row needs 128 MiB, not 256.
+	const fillBuffer = new ArrayBuffer(entries * 8);
+	const a64 = new BigUint64Array(fillBuffer);
+	const a32 = new Uint32Array(fillBuffer);
 	const maps: number[] = [];
 	const prepares: number[] = [];
 	const commits: number[] = [];
 	const unmaps: number[] = [];
+	const f64: number[] = [];
+	const f32: number[] = [];
 	let ptBytes = 0;
-	for (let r = -WARMUP; r < REPS; r++) {
-		progress(r < 0 ? `${name}: warm-up` : `${name}: map/unmap ${r + 1}/${REPS}`);
+	for (let r = -runs.warmup; r < runs.reps; r++) {
+		progress(
+			r < 0
+				? `${name}: warm-up ${r + runs.warmup + 1}/${runs.warmup}`
+				: `${name}: map/unmap + baselines ${r + 1}/${runs.reps}`,
+		);
 		const t0 = performance.now();
 		const p: PreparedOps = vas.prepare([{ op: 'map', va, size: total, object, pageSize }]);
 		const t1 = performance.now();
@@ -122,25 +154,18 @@ function throughput(name: string, pageSize: 4096 | 65536 | 2097152, total: bigin
 		vas.commit(vas.prepare([{ op: 'unmap', va, size: total }]));
 		const t4 = performance.now();
 		if (vas.pageTables.tables !== 1) throw new Error('tables not freed');
+		const x = fill64(a64, entries);
+		const y = fill32(a32, entries);
 		if (r < 0) continue;
 		maps.push(t2 - t0);
 		prepares.push(t1 - t0);
 		commits.push(t2 - t1);
 		unmaps.push(t4 - t3);
-	}
-	const a64 = new BigUint64Array(entries);
-	const a32 = new Uint32Array(entries * 2);
-	const f64: number[] = [];
-	const f32: number[] = [];
-	for (let r = -WARMUP; r < REPS; r++) {
-		progress(`${name}: baselines ${r + 1}/${REPS}`);
-		const x = fill64(a64, entries);
-		const y = fill32(a32, entries);
-		if (r < 0) continue;
 		f64.push(x);
 		f32.push(y);
 	}
 	const perS = (ms: number) => (entries / ms) * 1000;
+	const spread = (xs: number[]) => Math.max(...xs) / Math.min(...xs);
 	return {
 		name,
 		entries,
@@ -150,9 +175,26 @@ function throughput(name: string, pageSize: 4096 | 65536 | 2097152, total: bigin
 		unmapPerS: perS(median(unmaps)),
 		fill64PerS: perS(median(f64)),
 		fill32PerS: perS(median(f32)),
+		fill64Spread: spread(f64),
+		fill32Spread: spread(f32),
 		ptBytes,
 		mapped: total,
 	};
+}
+
+/**
+ * The baseline the 50 % target is judged against: the faster of the two fills (median) of the same row.
+ *
+ * Why not always fill64 (the issue's wording): it creates a BigInt per entry, so its speed depends on the
+ * allocator and on when V8 optimises the loop — it varied 250–306 M/s between rows of one run and swung the
+ * 4 KiB ratio from 69 % to 269 %. fill32 writes the same bytes as u32 pairs without allocating, is the floor
+ * of the PTE writer, and is usually both the faster and the stabler one. Taking the faster is the strict
+ * reading of "≥ 50 % of the fill baseline": a slow, noisy baseline cannot make the target pass.
+ */
+function judgeBaseline(r: Row): { name: 'fill64' | 'fill32'; perS: number; spread: number } {
+	return r.fill32PerS >= r.fill64PerS
+		? { name: 'fill32', perS: r.fill32PerS, spread: r.fill32Spread }
+		: { name: 'fill64', perS: r.fill64PerS, spread: r.fill64Spread };
 }
 
 // --------------------------------------------------------------------------------- formatting
@@ -261,6 +303,8 @@ function main(): void {
 	);
 	const rows: Row[] = [];
 	rows.push(throughput('4 KiB pages, 1 GiB', 4096, 1n * GiB));
+	// 16 Mi PTEs: a few seconds per repetition; the 1 GiB row above has warmed the same code up.
+	rows.push(throughput('4 KiB pages, 64 GiB', 4096, 64n * GiB, { warmup: 1, reps: quick ? 3 : 5 }));
 	rows.push(throughput('64 KiB pages, 1 GiB', 65536, 1n * GiB));
 	rows.push(throughput('64 KiB pages, 64 GiB', 65536, 64n * GiB));
 	rows.push(throughput('2 MiB pages, 1 GiB', 2097152, 1n * GiB));
@@ -270,7 +314,10 @@ function main(): void {
 	console.log(
 		'fill64 = same-run baseline: the same number of distinct 8-byte entries into a BigUint64Array;',
 	);
-	console.log('fill32 = the same entries as u32 pairs into a Uint32Array (the floor of the PTE writer).\n');
+	console.log('fill32 = the same entries as u32 pairs into a Uint32Array (the floor of the PTE writer).');
+	console.log(
+		'Each repetition maps, unmaps, then runs both fills, so load affects both sides; spread = slowest ÷ fastest repetition.\n',
+	);
 	console.log(
 		table(
 			[
@@ -281,6 +328,9 @@ function main(): void {
 				'commit/s)',
 				'unmap/s',
 				'fill64/s',
+				'(spread)',
+				'fill32/s',
+				'(spread)',
 				'map÷fill64',
 				'map÷fill32',
 				'PT bytes/GiB',
@@ -294,6 +344,9 @@ function main(): void {
 				fmtRate(r.commitPerS),
 				fmtRate(r.unmapPerS),
 				fmtRate(r.fill64PerS),
+				`${r.fill64Spread.toFixed(2)}×`,
+				fmtRate(r.fill32PerS),
+				`${r.fill32Spread.toFixed(2)}×`,
 				`${((r.mapPerS / r.fill64PerS) * 100).toFixed(0)}%`,
 				`${((r.mapPerS / r.fill32PerS) * 100).toFixed(0)}%`,
 				fmtBytes(r.ptBytes / Number(r.mapped / GiB)),
@@ -342,16 +395,18 @@ function main(): void {
 		`(the empty 1 TiB sparse region alone: ${fmtBytes(sparseRows[0]?.regionOnly ?? 0)} of page tables)`,
 	);
 
-	const r4k = rows[0] as Row;
-	const ratio = r4k.mapPerS / r4k.fill64PerS;
-	const overhead = r4k.ptBytes / Number(r4k.mapped);
 	console.log('\nTargets (issue #6):');
-	console.log(
-		`  4 KiB mapping ≥ 50% of the fill baseline: ${(ratio * 100).toFixed(0)}% of fill64, ${((r4k.mapPerS / r4k.fill32PerS) * 100).toFixed(0)}% of fill32 → ${ratio >= 0.5 ? 'PASS' : 'FAIL'}`,
-	);
-	console.log(
-		`  page-table overhead ≤ 0.25% for 4 KiB pages: ${(overhead * 100).toFixed(3)}% → ${overhead <= 0.0025 ? 'PASS' : 'FAIL'}`,
-	);
+	for (const r of rows.filter((x) => x.name.startsWith('4 KiB'))) {
+		const base = judgeBaseline(r);
+		const ratio = r.mapPerS / base.perS;
+		console.log(
+			`  ${r.name}: mapping ≥ 50% of the fill baseline: ${(ratio * 100).toFixed(0)}% of ${base.name} (the faster baseline, spread ${base.spread.toFixed(2)}×; ${((r.mapPerS / r.fill64PerS) * 100).toFixed(0)}% of fill64, ${((r.mapPerS / r.fill32PerS) * 100).toFixed(0)}% of fill32) → ${ratio >= 0.5 ? 'PASS' : 'FAIL'}`,
+		);
+		const overhead = r.ptBytes / Number(r.mapped);
+		console.log(
+			`  ${r.name}: page-table overhead ≤ 0.25%: ${(overhead * 100).toFixed(3)}% → ${overhead <= 0.0025 ? 'PASS' : 'FAIL'}`,
+		);
+	}
 	const last = sparseRows[sparseRows.length - 1] as SparseRow;
 	console.log(
 		`  memory proportional to what is mapped: ${fmtBytes(last.ptBytes / last.count)} of tables per mapping at ${last.count.toLocaleString()} mappings, ${(last.ptBytes / last.minimum).toFixed(3)}× the radix minimum`,

@@ -15,7 +15,7 @@
  */
 
 import { MmuError } from './errors.ts';
-import type { TableAperture, TableRef } from './formats.ts';
+import { type MmuFormatSpec, mmuFormat, type TableAperture, type TableRef } from './formats.ts';
 
 /** Byte offsets within the instance block. */
 export const RAMIN = Object.freeze({
@@ -66,10 +66,15 @@ export interface PageDirectoryConfig {
 	readonly faultReplayGcc?: boolean;
 }
 
-/** Options of {@link writeInstanceBlockPageDirectory}. */
+/**
+ * Options of {@link writeInstanceBlockPageDirectory}. One of `limit` and `format` is required: a fixed
+ * default would be right for one format only (v2's 49-bit VA is too small for a v3 space's 57 bits).
+ */
 export interface InstanceBlockPdbOptions {
-	/** VA limit in bytes; `limit − 1` goes to `0x208`. Default: `2 ** 49` (MMU v2's VA size). */
+	/** VA limit in bytes; `limit − 1` goes to `0x208`. Default: `2 ** vaBits` of `format` (e.g. `vaSpace.vaLimit`). */
 	readonly limit?: bigint;
+	/** The directory's page-table format (or a chip, or `vaSpace.format`); its VA size is the default limit. */
+	readonly format?: Parameters<typeof mmuFormat>[0];
 	/** Subcontexts that use this page directory (bit i = subcontext i). Default `1n` (subcontext 0). */
 	readonly subcontexts?: bigint;
 }
@@ -146,7 +151,11 @@ function viewOf(inst: DataView | Uint8Array): DataView {
 	return v;
 }
 
-/** Write the page directory, VA limit and subcontext PDBs into an instance block. */
+/**
+ * Write the page directory, VA limit and subcontext PDBs into an instance block.
+ * @throws MmuError `MMU_INVALID_ARGUMENT` for an unaligned directory, a bad limit or mask, or neither a
+ * limit nor a format.
+ */
 export function writeInstanceBlockPageDirectory(
 	inst: DataView | Uint8Array,
 	cfg: PageDirectoryConfig,
@@ -154,9 +163,13 @@ export function writeInstanceBlockPageDirectory(
 ): void {
 	const v = viewOf(inst);
 	const { lo, hi } = encodePageDirectoryBase(cfg);
-	const limit = (options.limit ?? 1n << 49n) - 1n;
+	if (options.limit === undefined && options.format === undefined) {
+		throw new MmuError('MMU_INVALID_ARGUMENT', 'instance block: give the VA limit or the page-table format');
+	}
+	const fmt: MmuFormatSpec | undefined = options.format === undefined ? undefined : mmuFormat(options.format);
+	const limit = (options.limit ?? 1n << BigInt((fmt as MmuFormatSpec).vaBits)) - 1n;
 	const mask = options.subcontexts ?? 1n;
-	if (limit < 0n || mask < 0n || mask >= 1n << 64n)
+	if (limit < 0n || limit >= 1n << 64n || mask < 0n || mask >= 1n << 64n)
 		throw new MmuError('MMU_INVALID_ARGUMENT', 'bad limit or subcontext mask');
 	v.setUint32(RAMIN.PAGE_DIR_BASE_LO, lo, true);
 	v.setUint32(RAMIN.PAGE_DIR_BASE_HI, hi, true);

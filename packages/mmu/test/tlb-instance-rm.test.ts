@@ -188,6 +188,23 @@ describe('instance block page directory', () => {
 		});
 		expect(back.limit).toBe(1n << 57n);
 	});
+
+	it('takes the default limit from the format (57-bit VA on v3, 49-bit on v2) and needs one of the two', () => {
+		const inst = new Uint8Array(RAMIN.SIZE);
+		const pdb = { address: 0x1000n, aperture: 'video' as const };
+		writeInstanceBlockPageDirectory(inst, { pdb }, { format: 'v3' });
+		expect(readInstanceBlockPageDirectory(inst).limit).toBe(1n << 57n);
+		writeInstanceBlockPageDirectory(inst, { pdb }, { format: rig('v2').vas.format });
+		expect(readInstanceBlockPageDirectory(inst).limit).toBe(1n << 49n);
+		writeInstanceBlockPageDirectory(inst, { pdb }, { format: 'v3', limit: 1n << 40n });
+		expect(readInstanceBlockPageDirectory(inst).limit).toBe(1n << 40n);
+		expect(() => writeInstanceBlockPageDirectory(inst, { pdb })).toThrow(
+			expect.objectContaining({ code: 'MMU_INVALID_ARGUMENT' }),
+		);
+		expect(() => writeInstanceBlockPageDirectory(inst, { pdb }, { limit: (1n << 64n) + 1n })).toThrow(
+			expect.objectContaining({ code: 'MMU_INVALID_ARGUMENT' }),
+		);
+	});
 });
 
 describe('RM server-reserved PDEs (NV90F1_CTRL_CMD_VASPACE_COPY_SERVER_RESERVED_PDES)', () => {

@@ -11,15 +11,47 @@ export function cacheRoot(): string {
 	return process.env.GSPKIT_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'gspkit');
 }
 
-/** Path of `hwref/<arch>/<chip>/dev_mmu.h` under the cache's nvidia-open tree, or undefined. */
+/** Compare `550.163.01`-style versions numerically (newest first when used with `sort`). */
+function newestFirst(a: string, b: string): number {
+	const pa = a.split(/[.-]/).map((x) => Number.parseInt(x, 10) || 0);
+	const pb = b.split(/[.-]/).map((x) => Number.parseInt(x, 10) || 0);
+	for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+		const d = (pb[i] ?? 0) - (pa[i] ?? 0);
+		if (d !== 0) return d;
+	}
+	return 0;
+}
+
+/**
+ * Directories that may hold `<arch>/<chip>/dev_mmu.h`, best first: `$GSPKIT_HWREF`; the layout
+ * `npm run fetch -- nvidia-open` writes (`<cache>/src/nvidia-open-<version>/nvidia-uvm/hwref`, newest
+ * version first); then a hand-extracted tarball under `<cache>/src/nvidia-open/`.
+ */
+export function hwrefCandidates(): string[] {
+	const out: string[] = [];
+	if (process.env.GSPKIT_HWREF) out.push(process.env.GSPKIT_HWREF);
+	const src = join(cacheRoot(), 'src');
+	if (existsSync(src)) {
+		const versions = readdirSync(src)
+			.filter((d) => d.startsWith('nvidia-open-'))
+			.sort((a, b) => newestFirst(a.slice('nvidia-open-'.length), b.slice('nvidia-open-'.length)));
+		for (const d of versions) out.push(join(src, d, 'nvidia-uvm', 'hwref'));
+	}
+	const legacy = join(src, 'nvidia-open');
+	out.push(
+		join(legacy, 'kernel-open', 'nvidia-uvm', 'hwref'),
+		join(legacy, 'modules', 'nvidia-open-kernel', 'nvidia-uvm', 'hwref'),
+	);
+	return out;
+}
+
+/** Path of `hwref/<arch>/<chip>/dev_mmu.h` in the gspkit cache (see {@link hwrefCandidates}), or undefined. */
 export function findDevMmu(archChip: string): string | undefined {
-	const root = join(cacheRoot(), 'src', 'nvidia-open');
-	const direct = [
-		join(root, 'kernel-open', 'nvidia-uvm', 'hwref', archChip, 'dev_mmu.h'),
-		join(root, 'modules', 'nvidia-open-kernel', 'nvidia-uvm', 'hwref', archChip, 'dev_mmu.h'),
-	];
-	for (const p of direct) if (existsSync(p)) return p;
-	// Any other layout: look for */nvidia-uvm/hwref/<archChip>/dev_mmu.h a few levels down.
+	for (const dir of hwrefCandidates()) {
+		const p = join(dir, archChip, 'dev_mmu.h');
+		if (existsSync(p)) return p;
+	}
+	// Any other hand-made layout: look for */nvidia-uvm/hwref/<archChip>/dev_mmu.h a few levels down.
 	const walk = (dir: string, depth: number): string | undefined => {
 		if (depth > 4 || !existsSync(dir)) return undefined;
 		const p = join(dir, 'nvidia-uvm', 'hwref', archChip, 'dev_mmu.h');
@@ -33,7 +65,7 @@ export function findDevMmu(archChip: string): string | undefined {
 		}
 		return undefined;
 	};
-	return walk(root, 0);
+	return walk(join(cacheRoot(), 'src', 'nvidia-open'), 0);
 }
 
 export type Define =
@@ -168,7 +200,7 @@ export function loadHeaders(): { v2: Header; v3: Header } | { missing: string } 
 	const v3 = findDevMmu('hopper/gh100');
 	if (v2 === undefined || v3 === undefined) {
 		return {
-			missing: `NVIDIA dev_mmu.h not found under ${join(cacheRoot(), 'src', 'nvidia-open')} (fetch: bash tools/fetch/bin/debian-fetch.sh nvidia-open-kernel-source, then extract kernel-open/nvidia-uvm/hwref/*/*/dev_mmu.h from its tarball into that directory)`,
+			missing: `NVIDIA dev_mmu.h (turing/tu102, hopper/gh100) not found under ${join(cacheRoot(), 'src', 'nvidia-open-*', 'nvidia-uvm', 'hwref')}; run \`npm run fetch -- nvidia-open\` (or set GSPKIT_HWREF to an nvidia-uvm/hwref directory)`,
 		};
 	}
 	return { v2: Header.load(v2), v3: Header.load(v3) };
