@@ -7,7 +7,10 @@
  * Options: `--quick` (smaller sparse run, fewer repetitions), `--sparse-count N`.
  *
  * Memory: the largest row (4 KiB pages over 64 GiB, 16 Mi PTEs) holds 128 MiB of page tables while mapped and
- * one shared 128 MiB buffer for both fill baselines, so the run stays well under 1 GiB.
+ * one shared 128 MiB buffer for both fill baselines, so the run stays well under 1 GiB. The host allocator
+ * keeps the memory of freed slabs for reuse, as a DMA pool does (a fresh SharedArrayBuffer per slab would
+ * add first-touch page faults and memory that only returns at the next GC); the VA space still frees every
+ * table when it empties (checked after each unmap).
  */
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -297,7 +300,7 @@ function sparse(count: number): SparseRow {
 
 function main(): void {
 	console.log(
-		`@gspkit/mmu bench — MMU v2, page tables from hostPageTableAllocator (2 MiB slabs, one spare slab per class), node ${process.version}, ${WARMUP} warm-up + ${REPS} measured repetitions (median), load average ${loadavg()
+		`@gspkit/mmu bench — MMU v2, page tables from hostPageTableAllocator (2 MiB slabs, one spare slab per class, freed host memory reused as from a DMA pool), node ${process.version}, ${WARMUP} warm-up + ${REPS} measured repetitions (median), load average ${loadavg()
 			.map((x) => x.toFixed(1))
 			.join(' ')}\n`,
 	);

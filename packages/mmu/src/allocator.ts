@@ -34,10 +34,14 @@ export interface PageTableMemory {
  */
 export interface PageTableAllocator {
 	/**
-	 * Allocate zero-filled table memory of `size` bytes whose address is a multiple of `align`.
-	 * Throws when exhausted (any error becomes `MMU_OUT_OF_MEMORY` with the original as `cause`).
+	 * Allocate table memory of `size` bytes whose address is a multiple of `align`, zero-filled unless
+	 * `zero` is `false`: then the bytes may be stale (e.g. a reused block), because the caller writes every
+	 * word before the table becomes reachable — the VA space does so for every table it creates in
+	 * `prepare`, and skipping the zeroing halves the memory traffic of a large map. Allocators may ignore
+	 * the flag and always zero. Throws when exhausted (any error becomes `MMU_OUT_OF_MEMORY` with the
+	 * original as `cause`).
 	 */
-	alloc(size: number, align: number): PageTableMemory;
+	alloc(size: number, align: number, zero?: boolean): PageTableMemory;
 	/** Return memory from {@link alloc}. */
 	free(memory: PageTableMemory): void;
 	/**
@@ -97,13 +101,19 @@ export interface DmaPageTableAllocator extends PageTableAllocator {
 }
 
 class Slab {
-	/** Freed blocks (need zeroing before reuse). */
+	/** Freed blocks below `next` while others are still in use; handed out first. */
 	readonly free: number[] = [];
-	/** Blocks at or above this index have never been handed out (still zero from the DMA allocation). */
-	fresh = 0;
+	/**
+	 * Bump pointer: blocks at or above it are neither in use nor in `free`. Reset to 0 when the slab empties,
+	 * so a refilled slab hands out blocks in address order again (the VA space then writes neighbouring
+	 * tables as one run).
+	 */
+	next = 0;
 	used = 0;
 	readonly words: Uint32Array;
 	readonly blocks: number;
+	/** `buffer.busAddress` as a number (exact: bus addresses are below 2^53). */
+	readonly base: number;
 	constructor(
 		readonly buffer: DmaBuffer,
 		readonly blockSize: number,
@@ -111,9 +121,13 @@ class Slab {
 	) {
 		this.words = u32View(buffer, 0, buffer.size);
 		this.blocks = buffer.size / blockSize;
+		this.base = Number(buffer.busAddress);
+		if (!Number.isSafeInteger(this.base + buffer.size)) {
+			throw new MmuError('MMU_INVALID_ARGUMENT', 'DMA bus address beyond 2^53');
+		}
 	}
 	get full(): boolean {
-		return this.free.length === 0 && this.fresh === this.blocks;
+		return this.free.length === 0 && this.next === this.blocks;
 	}
 }
 
@@ -177,13 +191,13 @@ export function dmaPageTableAllocator(
 	let tableBytes = 0;
 	let dmaBytes = 0;
 
-	const alloc = (size: number, align: number): PageTableMemory => {
+	const alloc = (size: number, align: number, zero = true): PageTableMemory => {
 		if (!isPow2(align) || size <= 0 || size % 4 !== 0) {
 			throw new MmuError('MMU_INVALID_ARGUMENT', `bad page-table allocation ${size} bytes / align ${align}`);
 		}
 		const blockSize = size <= align ? align : 2 ** (32 - Math.clz32(size - 1));
 		if (slabBytes === 0 || blockSize > slabBytes / 2) {
-			const buf = dma.alloc(size, { align, zero: true, label });
+			const buf = dma.alloc(size, { align, zero, label });
 			tables++;
 			tableBytes += size;
 			dmaBytes += buf.size;
@@ -203,25 +217,28 @@ export function dmaPageTableAllocator(
 			}
 		}
 		if (slab === null) {
-			const buf = dma.alloc(slabBytes, { align: Math.max(blockSize, 4096), zero: true, label });
+			const buf = dma.alloc(slabBytes, { align: Math.max(blockSize, 4096), zero: false, label });
+			try {
+				slab = new Slab(buf, blockSize, cls);
+			} catch (e) {
+				dma.free(buf);
+				throw e;
+			}
 			dmaBytes += buf.size;
-			slab = new Slab(buf, blockSize, cls);
 			cls.partial.add(slab);
 		} else if (slab.used === 0) cls.spares--;
 		cls.current = slab;
-		let index: number;
 		const reused = slab.free.pop();
-		if (reused !== undefined) {
-			index = reused;
-			slab.words.fill(0, (index * blockSize) / 4, (index * blockSize + size) / 4);
-		} else index = slab.fresh++;
+		const index = reused ?? slab.next++;
+		// Slabs come from DMA memory unzeroed (most tables need no zeroing): clear just the blocks asked for.
+		if (zero) slab.words.fill(0, (index * blockSize) / 4, (index * blockSize + size) / 4);
 		slab.used++;
 		if (slab.full) cls.partial.delete(slab);
 		const wordOffset = (index * blockSize) / 4;
 		tables++;
 		tableBytes += size;
 		return new TableBlock(
-			slab.buffer.busAddress + BigInt(index * blockSize),
+			BigInt(slab.base + index * blockSize),
 			aperture,
 			size,
 			slab.words,
@@ -249,8 +266,11 @@ export function dmaPageTableAllocator(
 			return;
 		}
 		const slab = memory.slab as Slab;
-		slab.free.push(memory.index);
 		slab.used--;
+		if (slab.used === 0) {
+			slab.free.length = 0;
+			slab.next = 0;
+		} else slab.free.push(memory.index);
 		if (slab.used === 0 && slab.cls.spares >= spareSlabs) {
 			slab.cls.partial.delete(slab);
 			if (slab.cls.current === slab) slab.cls.current = null;
@@ -286,36 +306,62 @@ export function dmaPageTableAllocator(
 }
 
 /**
- * Host memory that looks like DMA memory, with synthetic bus addresses handed out upwards from `base` and
- * never reused. Nothing here is visible to a GPU: it is for building tables offline, tools, tests and examples.
+ * Host memory that looks like DMA memory, with synthetic bus addresses handed out upwards from `base`.
+ * Nothing here is visible to a GPU: it is for building tables offline, tools, tests and examples.
+ *
+ * Like a DMA pool (and like a malloc heap), freed buffers are kept and handed out again — zeroed unless the
+ * caller says it does not need it — for later allocations of the same size, under the same bus address:
+ * a fresh `SharedArrayBuffer` per allocation would cost page faults on first touch and would only be
+ * returned to the system by a later garbage collection. {@link HostMemory.release} drops the kept ones.
  */
 class HostMemory implements DmaMemory {
 	#next: bigint;
 	readonly #live = new Set<DmaBuffer>();
+	/** Freed buffers by size (most recently freed last). */
+	readonly #kept = new Map<number, DmaBuffer[]>();
 	#bytes = 0;
 	constructor(base: bigint) {
 		this.#next = base;
 	}
 	alloc(size: number, options: DmaAllocOptions = {}): DmaBuffer {
-		const align = BigInt(options.align ?? 4096);
-		const busAddress = ((this.#next + align - 1n) / align) * align;
+		const align = options.align ?? 4096;
+		const label = options.label ?? '';
+		const kept = this.#kept.get(size);
+		if (kept !== undefined) {
+			for (let i = kept.length - 1; i >= 0; i--) {
+				const old = kept[i] as DmaBuffer;
+				if (old.busAddress % BigInt(align) !== 0n) continue;
+				kept.splice(i, 1);
+				if (options.zero ?? true) old.bytes.fill(0);
+				// A new object: the freed one stays freed (a second free of it is still caught).
+				return this.#add({ busAddress: old.busAddress, size, bytes: old.bytes, view: old.view, label });
+			}
+		}
+		const a = BigInt(align);
+		const busAddress = ((this.#next + a - 1n) / a) * a;
 		this.#next = busAddress + BigInt(size);
 		const sab = new SharedArrayBuffer(size);
-		const buf = {
-			busAddress,
-			size,
-			bytes: new Uint8Array(sab),
-			view: new DataView(sab),
-			label: options.label ?? '',
-		};
+		return this.#add({ busAddress, size, bytes: new Uint8Array(sab), view: new DataView(sab), label });
+	}
+	#add(buf: DmaBuffer): DmaBuffer {
 		this.#live.add(buf);
-		this.#bytes += size;
+		this.#bytes += buf.size;
 		return buf;
 	}
 	free(buffer: DmaBuffer): void {
 		if (!this.#live.delete(buffer))
 			throw new MmuError('MMU_INVALID_ARGUMENT', 'freeing host memory twice or not ours');
 		this.#bytes -= buffer.size;
+		let kept = this.#kept.get(buffer.size);
+		if (kept === undefined) {
+			kept = [];
+			this.#kept.set(buffer.size, kept);
+		}
+		kept.push(buffer);
+	}
+	/** Drop the kept freed buffers (their memory goes back to the system at the next garbage collection). */
+	release(): void {
+		this.#kept.clear();
 	}
 	get bytesInUse(): number {
 		return this.#bytes;
@@ -327,10 +373,23 @@ class HostMemory implements DmaMemory {
 
 /**
  * Page tables in plain host memory with synthetic addresses from `baseAddress` (default 4 GiB), e.g. to build
- * and inspect tables without a device, in tools and examples.
+ * and inspect tables without a device, in tools and examples. Host memory freed by the allocator is kept for
+ * reuse, as a heap keeps freed memory; `trim()` releases it along with the spare slabs.
  */
 export function hostPageTableAllocator(
 	options: DmaPageTableAllocatorOptions & { readonly baseAddress?: bigint } = {},
 ): DmaPageTableAllocator {
-	return dmaPageTableAllocator(new HostMemory(options.baseAddress ?? 0x1_0000_0000n), options);
+	const host = new HostMemory(options.baseAddress ?? 0x1_0000_0000n);
+	const inner = dmaPageTableAllocator(host, options);
+	return {
+		alloc: inner.alloc,
+		free: inner.free,
+		trim(): void {
+			inner.trim();
+			host.release();
+		},
+		get stats(): PageTableAllocatorStats {
+			return inner.stats;
+		},
+	};
 }

@@ -247,30 +247,27 @@ function revert(s: State, c: Change): void {
 	else s.regions.insert(c.r);
 }
 
-const KIND_DIR = 0;
-const KIND_LPT = 1;
-const KIND_SPT = 2;
-
+/** A page directory (any level above the leaf tables). */
 class Node {
 	linked = false;
 	refs = 0;
 	pins = 0;
 	freed = false;
+	/** Child directories (all levels but the last). */
 	children: (Node | null)[] | null = null;
-	big: (Node | null)[] | null = null;
-	small: (Node | null)[] | null = null;
+	/** The leaf tables under a last-level (dual PDE0) directory. */
+	big: Leaves | null = null;
+	small: Leaves | null = null;
 	dLo = Number.POSITIVE_INFINITY;
 	dHi = -1;
 	readonly words: Uint32Array;
 	/** Index of the table's first word in `words`. */
 	readonly off: number;
-	/** The entry that points at this table: a PDE (directories) or its half of a dual PDE0 (LPT/SPT). */
+	/** The PDE that points at this table. */
 	readonly p0: number;
 	readonly p1: number;
-	#view: Uint32Array | null = null;
 	constructor(
-		readonly kind: number,
-		/** Directory index for directories; `dirs.length` (LPT/SPT) for leaf tables. */
+		/** Directory index in `format.dirs`. */
 		readonly depth: number,
 		readonly level: LevelSpec,
 		/** First virtual page covered. */
@@ -285,11 +282,45 @@ class Node {
 		this.p0 = pointer.lo;
 		this.p1 = pointer.hi;
 	}
+}
 
-	/** A view of just this table (for readers; not used on the write path). */
-	get view(): Uint32Array {
-		this.#view ??= this.words.subarray(this.off, this.off + this.level.tableBytes / 4);
-		return this.#view;
+/**
+ * The big (LPT) or small (SPT) leaf tables of one dual-PDE0 directory, slot by slot, as parallel arrays
+ * rather than an object per table: a 64 GiB map of 4 KiB pages has 32 Ki leaf tables, and objects that live
+ * as long as the mapping cost more garbage-collection time than writing the tables does.
+ */
+class Leaves {
+	/** The table of each slot, or null. */
+	readonly mem: (PageTableMemory | null)[];
+	/** 1 while the dual PDE0 slot points at the table. */
+	readonly linked: Uint8Array;
+	/** Number of pending prepared sets that need the table. */
+	readonly refs: Int32Array;
+	/** The dual-PDE0 half that points at the table: lo, hi per slot. */
+	readonly ptr: Uint32Array;
+	/** Words written since the last sync hook call, `[lo, hi)` per slot (hi = -1: none); made for a sync hook. */
+	dirty: Int32Array | null = null;
+	/** Tables present. */
+	count = 0;
+	constructor(
+		readonly level: LevelSpec,
+		/** Slots of the directory (its entry count). */
+		n: number,
+	) {
+		this.mem = new Array<PageTableMemory | null>(n).fill(null);
+		this.linked = new Uint8Array(n);
+		this.refs = new Int32Array(n);
+		this.ptr = new Uint32Array(n * 2);
+	}
+}
+
+/** References to leaf tables: (leaf set, slot) pairs. */
+class LeafList {
+	readonly sets: Leaves[] = [];
+	readonly slots: number[] = [];
+	push(l: Leaves, slot: number): void {
+		this.sets.push(l);
+		this.slots.push(slot);
 	}
 }
 
@@ -317,7 +348,9 @@ class Prepared implements PreparedOps {
 		readonly ops: readonly PlannedOp[],
 		readonly changes: readonly Change[],
 		readonly dirty: readonly number[],
-		readonly refs: readonly Node[],
+		/** Directories and leaf tables this set needs (referenced until it is committed or released). */
+		public refs: Node[],
+		public leafRefs: LeafList,
 		readonly tablesAllocated: number,
 	) {}
 }
@@ -347,13 +380,23 @@ export class VaSpace {
 	readonly #committed = new State();
 	readonly #pending = new State();
 	readonly #queue: Prepared[] = [];
-	readonly #tables = new Map<number, Node>();
+	/**
+	 * Live tables by address, for readers ({@link VaSpace.readTable}): built from the tree when first needed
+	 * after tables were added or freed, so the write paths do no bookkeeping for it.
+	 */
+	#tableIndex: Map<number, Uint32Array> | null = null;
+	/** Views handed to readers, one per table (readers may keep and compare them). */
+	readonly #views = new WeakMap<PageTableMemory, Uint32Array>();
 	readonly #reserved: Reserved[] = [];
 	#kernel: { start: number; end: number } | null = null;
 	#seq = 0;
 	// Per-sync scratch state (sync never nests across VA spaces).
 	#detached: Node[] = [];
+	#detachedLeaves = new LeafList();
 	#touched: Node[] = [];
+	#touchedLeaves = new LeafList();
+	/** Leaf tables allocated by the running prepare. */
+	#newLeaves = 0;
 	#entries = 0;
 	#writes = 0;
 	#pteMapping: Mapping | null = null;
@@ -396,7 +439,7 @@ export class VaSpace {
 		this.#lowMod = 2 ** (32 - this.format.ppnBit);
 		this.#mul = 2 ** this.format.ppnBit;
 		const rootLevel = this.format.dirs[0] as LevelSpec;
-		this.#root = this.#newNode(KIND_DIR, 0, rootLevel, 0, null, 0);
+		this.#root = this.#newNode(0, rootLevel, 0, null, 0, true);
 		this.#root.linked = true;
 		this.#root.pins = 1;
 		if (options.kernelManaged !== undefined) this.initClientSplit(options.kernelManaged);
@@ -486,18 +529,29 @@ export class VaSpace {
 		const dirty: number[] = [];
 		const unbound: Region[] = [];
 		const refs: Node[] = [];
+		const leafRefs = new LeafList();
 		const created: Node[] = [];
+		this.#newLeaves = 0;
 		try {
 			for (const op of ops) this.#planOp(op, owner, changes, planned, dirty, unbound);
 			const ranges = coalesce(dirty);
 			for (let i = 0; i < ranges.length; i += 2) {
-				this.#need(this.#root, ranges[i] as number, ranges[i + 1] as number, refs, created);
+				this.#need(this.#root, ranges[i] as number, ranges[i + 1] as number, refs, leafRefs, created);
 			}
-			const p = new Prepared(this, this.#seq++, planned, changes, ranges, refs, created.length);
+			const p = new Prepared(
+				this,
+				this.#seq++,
+				planned,
+				changes,
+				ranges,
+				refs,
+				leafRefs,
+				created.length + this.#newLeaves,
+			);
 			this.#queue.push(p);
 			return p;
 		} catch (e) {
-			this.#unref(refs, true);
+			this.#unref(refs, leafRefs, true);
 			for (let i = changes.length - 1; i >= 0; i--) revert(this.#pending, changes[i] as Change);
 			throw e;
 		}
@@ -783,17 +837,19 @@ export class VaSpace {
 
 	// ------------------------------------------------------------- table needs (prepare side)
 
-	#newNode(
-		kind: number,
-		depth: number,
+	/**
+	 * Allocate table memory and compute the entry that will point at it. `zero` may be false for tables
+	 * `prepare` creates: they are unreachable until commit links them, and linking a table writes every one of
+	 * its entries (RM-owned entries only exist in the zeroed directories `reserveForServer` creates).
+	 */
+	#allocTable(
 		level: LevelSpec,
-		base: number,
-		parent: Node | null,
-		index: number,
-	): Node {
+		pointerKind: 'pde' | 'big' | 'small',
+		zero: boolean,
+	): [PageTableMemory, Words2] {
 		let mem: PageTableMemory;
 		try {
-			mem = this.#alloc.alloc(level.tableBytes, level.align);
+			mem = this.#alloc.alloc(level.tableBytes, level.align, zero);
 		} catch (e) {
 			throw new MmuError(
 				'MMU_OUT_OF_MEMORY',
@@ -804,17 +860,25 @@ export class VaSpace {
 		}
 		let pointer: Words2;
 		try {
-			pointer = this.format.tablePointer(
-				kind === KIND_DIR ? 'pde' : kind === KIND_LPT ? 'big' : 'small',
-				mem,
-			);
+			pointer = this.format.tablePointer(pointerKind, mem);
 		} catch (e) {
 			this.#alloc.free(mem);
 			throw e;
 		}
-		const n = new Node(kind, depth, level, base, mem, parent, index, pointer);
-		this.#tables.set(Number(mem.address), n);
-		return n;
+		this.#tableIndex = null;
+		return [mem, pointer];
+	}
+
+	#newNode(
+		depth: number,
+		level: LevelSpec,
+		base: number,
+		parent: Node | null,
+		index: number,
+		zero: boolean,
+	): Node {
+		const [mem, pointer] = this.#allocTable(level, 'pde', zero);
+		return new Node(depth, level, base, mem, parent, index, pointer);
 	}
 
 	#ref(n: Node, refs: Node[]): void {
@@ -823,7 +887,7 @@ export class VaSpace {
 	}
 
 	/** Reference (allocating where missing) every table the pending view needs inside `[a, b)` below `node`. */
-	#need(node: Node, a: number, b: number, refs: Node[], created: Node[]): void {
+	#need(node: Node, a: number, b: number, refs: Node[], leafRefs: LeafList, created: Node[]): void {
 		const dirs = this.format.dirs;
 		const L = node.level;
 		const cov = 2 ** (L.shift - 12);
@@ -835,61 +899,100 @@ export class VaSpace {
 			if (this.#classify(this.#pending, bs, cov, L.shift) !== C_MIXED) continue;
 			if (last) {
 				const need = this.#analyze(this.#pending, bs);
-				if (need & NEED_LPT) this.#ref(this.#leaf(node, i, true, created), refs);
-				if (need & NEED_SPT) this.#ref(this.#leaf(node, i, false, created), refs);
+				const cover = this.#cover;
+				if (cover !== null) {
+					// One mapping covers this block and, up to its end, the next ones: each needs the same one
+					// leaf table, so they are taken in one go without classifying every slot.
+					const k = Math.min(i1, Math.floor((cover.end - node.base) / 512));
+					this.#leaves(node, i, k, need === NEED_LPT, leafRefs);
+					i = k - 1;
+					continue;
+				}
+				if (need & NEED_LPT) this.#leaves(node, i, i + 1, true, leafRefs);
+				if (need & NEED_SPT) this.#leaves(node, i, i + 1, false, leafRefs);
 				continue;
 			}
 			node.children ??= new Array<Node | null>(L.entries).fill(null);
 			let child = node.children[i] ?? null;
 			if (child === null) {
-				child = this.#newNode(KIND_DIR, node.depth + 1, dirs[node.depth + 1] as LevelSpec, bs, node, i);
+				child = this.#newNode(node.depth + 1, dirs[node.depth + 1] as LevelSpec, bs, node, i, false);
 				node.children[i] = child;
 				created.push(child);
 			}
 			this.#ref(child, refs);
-			this.#need(child, Math.max(a, bs), Math.min(b, bs + cov), refs, created);
+			this.#need(child, Math.max(a, bs), Math.min(b, bs + cov), refs, leafRefs, created);
 		}
 	}
 
-	#leaf(node: Node, i: number, big: boolean, created: Node[]): Node {
-		const L = big ? this.format.lpt : this.format.spt;
-		if (big) node.big ??= new Array<Node | null>(node.level.entries).fill(null);
-		else node.small ??= new Array<Node | null>(node.level.entries).fill(null);
-		const arr = (big ? node.big : node.small) as (Node | null)[];
-		let n = arr[i] ?? null;
-		if (n === null) {
-			n = this.#newNode(big ? KIND_LPT : KIND_SPT, this.format.dirs.length, L, node.base + i * 512, node, i);
-			arr[i] = n;
-			created.push(n);
+	/** Reference (allocating where missing) the big or small leaf table of PDE0 slots `[i, k)` of `node`. */
+	#leaves(node: Node, i: number, k: number, big: boolean, leafRefs: LeafList): void {
+		let set = big ? node.big : node.small;
+		if (set === null) {
+			set = new Leaves(big ? this.format.lpt : this.format.spt, node.level.entries);
+			if (big) node.big = set;
+			else node.small = set;
 		}
-		return n;
+		const kind = big ? 'big' : 'small';
+		for (let j = i; j < k; j++) {
+			if (set.mem[j] === null) {
+				const [mem, pointer] = this.#allocTable(set.level, kind, false);
+				set.mem[j] = mem;
+				set.linked[j] = 0;
+				set.ptr[j * 2] = pointer.lo;
+				set.ptr[j * 2 + 1] = pointer.hi;
+				set.count++;
+				this.#newLeaves++;
+			}
+			set.refs[j] = (set.refs[j] as number) + 1;
+			leafRefs.push(set, j);
+		}
 	}
 
 	/** Drop references; free tables nobody needs any more (unlinked, unreferenced, unpinned). */
-	#unref(refs: readonly Node[], free: boolean): number {
+	#unref(refs: readonly Node[], leafRefs: LeafList, free: boolean): number {
 		for (const n of refs) n.refs--;
-		return free ? this.#freeUnneeded(refs) : 0;
+		const { sets, slots } = leafRefs;
+		for (let i = 0; i < slots.length; i++) {
+			const set = sets[i] as Leaves;
+			const j = slots[i] as number;
+			set.refs[j] = (set.refs[j] as number) - 1;
+		}
+		return free ? this.#freeUnneeded([refs], [leafRefs]) : 0;
 	}
 
-	#freeUnneeded(candidates: readonly Node[]): number {
-		// Deepest first (children before parents), by bucketing on depth.
-		const buckets: Node[][] = Array.from({ length: this.format.dirs.length + 1 }, () => []);
-		for (const n of candidates)
-			if (!n.freed && !n.linked && n.refs === 0 && n.pins === 0) buckets[n.depth]?.push(n);
+	/** Free the candidates nobody needs any more: leaf tables first, then directories deepest first. */
+	#freeUnneeded(dirLists: readonly (readonly Node[])[], leafLists: readonly LeafList[]): number {
 		let freed = 0;
-		for (const n of buckets.reverse().flat()) {
-			if (n.freed || n.linked || n.refs !== 0 || n.pins !== 0) continue;
-			if (hasLiveChild(n)) continue;
-			n.freed = true;
-			const p = n.parent;
-			if (p !== null) {
-				const arr = n.kind === KIND_LPT ? p.big : n.kind === KIND_SPT ? p.small : p.children;
-				if (arr !== null && arr[n.index] === n) arr[n.index] = null;
+		for (const { sets, slots } of leafLists) {
+			for (let i = 0; i < slots.length; i++) {
+				const set = sets[i] as Leaves;
+				const j = slots[i] as number;
+				const mem = set.mem[j] ?? null;
+				if (mem === null || set.linked[j] !== 0 || set.refs[j] !== 0) continue;
+				set.mem[j] = null;
+				set.count--;
+				this.#alloc.free(mem);
+				freed++;
 			}
-			this.#tables.delete(Number(n.mem.address));
-			this.#alloc.free(n.mem);
-			freed++;
 		}
+		// Directories: deepest first (children before parents), by bucketing on depth.
+		const buckets: Node[][] = [];
+		for (let d = 0; d < this.format.dirs.length; d++) buckets.push([]);
+		for (const list of dirLists)
+			for (const n of list)
+				if (!n.freed && !n.linked && n.refs === 0 && n.pins === 0) buckets[n.depth]?.push(n);
+		for (let d = buckets.length - 1; d >= 0; d--) {
+			for (const n of buckets[d] as Node[]) {
+				if (n.freed || n.linked || n.refs !== 0 || n.pins !== 0) continue;
+				if (hasLiveChild(n)) continue;
+				n.freed = true;
+				const p = n.parent;
+				if (p?.children?.[n.index] === n) p.children[n.index] = null;
+				this.#alloc.free(n.mem);
+				freed++;
+			}
+		}
+		if (freed > 0) this.#tableIndex = null;
 		return freed;
 	}
 
@@ -988,16 +1091,14 @@ export class VaSpace {
 			);
 		}
 		for (const c of p.changes) apply(this.#committed, c);
-		this.#detached = [];
-		this.#touched = [];
-		this.#entries = 0;
-		this.#writes = 0;
+		this.#startWrites();
 		const ranges = p.dirty;
 		for (let i = 0; i < ranges.length; i += 2)
 			this.#sync(this.#root, ranges[i] as number, ranges[i + 1] as number, false);
 		const result = this.#finishWrites();
-		for (const n of p.refs) n.refs--;
-		const freed = this.#freeUnneeded(this.#detached.concat(p.refs));
+		this.#unref(p.refs, p.leafRefs, false);
+		const freed = this.#freeUnneeded([this.#detached, p.refs], [this.#detachedLeaves, p.leafRefs]);
+		this.#dropRefs(p);
 		this.#queue.shift();
 		p.status = 'committed';
 		return { ...result, tablesFreed: freed };
@@ -1015,7 +1116,8 @@ export class VaSpace {
 			});
 		}
 		for (let i = p.changes.length - 1; i >= 0; i--) revert(this.#pending, p.changes[i] as Change);
-		this.#unref(p.refs, true);
+		this.#unref(p.refs, p.leafRefs, true);
+		this.#dropRefs(p);
 		this.#queue.pop();
 		p.status = 'released';
 	}
@@ -1032,6 +1134,21 @@ export class VaSpace {
 		return prepared;
 	}
 
+	/** A finished set no longer holds its tables; its lists could be large, so let them go. */
+	#dropRefs(p: Prepared): void {
+		p.refs = [];
+		p.leafRefs = new LeafList();
+	}
+
+	#startWrites(): void {
+		this.#detached = [];
+		this.#detachedLeaves = new LeafList();
+		this.#touched = [];
+		this.#touchedLeaves = new LeafList();
+		this.#entries = 0;
+		this.#writes = 0;
+	}
+
 	#finishWrites(): { entriesWritten: number; tlbInvalidated: boolean; tlbTimedOut: boolean } {
 		const sync = this.#alloc.sync;
 		if (sync !== undefined) {
@@ -1039,6 +1156,17 @@ export class VaSpace {
 				if (!n.freed && n.dHi >= 0) sync.call(this.#alloc, n.mem, n.dLo * 4, n.dHi * 4);
 				n.dLo = Number.POSITIVE_INFINITY;
 				n.dHi = -1;
+			}
+			const { sets, slots } = this.#touchedLeaves;
+			for (let i = 0; i < slots.length; i++) {
+				const set = sets[i] as Leaves;
+				const j = slots[i] as number;
+				const mem = set.mem[j] ?? null;
+				const d = set.dirty as Int32Array;
+				const hi = d[j * 2 + 1] as number;
+				if (mem !== null && hi >= 0) sync.call(this.#alloc, mem, (d[j * 2] as number) * 4, hi * 4);
+				d[j * 2] = -1;
+				d[j * 2 + 1] = -1;
 			}
 		}
 		let tlbInvalidated = false;
@@ -1058,14 +1186,38 @@ export class VaSpace {
 		if (w1 > n.dHi) n.dHi = w1;
 	}
 
+	/** {@link #touch} for leaf table `j` of `set` (words relative to the table). */
+	#touchLeaf(set: Leaves, j: number, w0: number, w1: number): void {
+		this.#writes++;
+		if (this.#alloc.sync === undefined) return;
+		set.dirty ??= new Int32Array(set.mem.length * 2).fill(-1);
+		const d = set.dirty;
+		const hi = d[j * 2 + 1] as number;
+		if (hi < 0) {
+			this.#touchedLeaves.push(set, j);
+			d[j * 2] = w0;
+			d[j * 2 + 1] = w1;
+			return;
+		}
+		if (w0 < (d[j * 2] as number)) d[j * 2] = w0;
+		if (w1 > hi) d[j * 2 + 1] = w1;
+	}
+
 	#unlink(n: Node | null | undefined): void {
 		if (n === null || n === undefined || !n.linked) return;
 		n.linked = false;
 		this.#detached.push(n);
-		for (const arr of [n.children, n.big, n.small]) {
-			if (arr === null) continue;
-			for (const c of arr) if (c !== null) this.#unlink(c);
+		if (n.children !== null) for (const c of n.children) if (c !== null) this.#unlink(c);
+		for (const set of [n.big, n.small]) {
+			if (set === null) continue;
+			for (let j = 0; j < set.linked.length; j++) this.#unlinkLeaf(set, j);
 		}
+	}
+
+	#unlinkLeaf(set: Leaves | null, j: number): void {
+		if (set === null || set.linked[j] === 0) return;
+		set.linked[j] = 0;
+		this.#detachedLeaves.push(set, j);
 	}
 
 	#write2(n: Node, entry: number, lo: number, hi: number): void {
@@ -1116,18 +1268,18 @@ export class VaSpace {
 		const words = node.words;
 		const o = node.off + w;
 		const cls = this.#classify(s, bs, 512, 21);
-		const big = node.big?.[i] ?? null;
-		const small = node.small?.[i] ?? null;
+		const bigs = node.big;
+		const smalls = node.small;
 		if (cls !== C_MIXED) {
-			this.#unlink(big);
-			this.#unlink(small);
+			this.#unlinkLeaf(bigs, i);
+			this.#unlinkLeaf(smalls, i);
 			if (cls === C_PTE) {
 				// The mapping covers this slot with 2 MiB pages; it does so for as many following slots as it spans.
 				const m = this.#pteMapping as Mapping;
 				const k = Math.min(i1 - i, Math.floor((m.end - bs) / 512));
 				for (let j = i + 1; j < i + k; j++) {
-					this.#unlink(node.big?.[j]);
-					this.#unlink(node.small?.[j]);
+					this.#unlinkLeaf(bigs, j);
+					this.#unlinkLeaf(smalls, j);
 				}
 				this.#writeRun(node, w, 4, k, m, bs, 21);
 				return k;
@@ -1142,131 +1294,206 @@ export class VaSpace {
 			return 1;
 		}
 		const need = this.#analyze(s, bs);
+		const cover = this.#cover;
+		if (cover !== null) {
+			const k = Math.min(i1 - i, Math.floor((cover.end - bs) / 512));
+			return this.#syncCovered(node, i, i + k, cover, need === NEED_LPT, a, b, full);
+		}
 		const needLpt = (need & NEED_LPT) !== 0;
 		const needSpt = (need & NEED_SPT) !== 0;
-		const hadLpt = big?.linked === true;
-		const hadSpt = small?.linked === true;
+		const hasLpt = bigs !== null && bigs.mem[i] !== null;
+		const hasSpt = smalls !== null && smalls.mem[i] !== null;
+		if (needLpt && !hasLpt) throw new Error('internal: missing prepared LPT');
+		if (needSpt && !hasSpt) throw new Error('internal: missing prepared SPT');
+		const hadLpt = hasLpt && bigs.linked[i] === 1;
+		const hadSpt = hasSpt && smalls.linked[i] === 1;
 		const fresh = full || needLpt !== hadLpt || needSpt !== hadSpt;
-		if (needLpt && big === null) throw new Error('internal: missing prepared LPT');
-		if (needSpt && small === null) throw new Error('internal: missing prepared SPT');
-		if (!needLpt) this.#unlink(big);
-		if (!needSpt) this.#unlink(small);
+		if (!needLpt) this.#unlinkLeaf(bigs, i);
+		if (!needSpt) this.#unlinkLeaf(smalls, i);
 		if (fresh) {
-			const lpt = needLpt ? (big as Node) : null;
-			const spt = needSpt ? (small as Node) : null;
 			// The halves do not overlap, so the dual PDE is the two halves' words side by side.
-			words[o] = lpt === null ? 0 : lpt.p0;
-			words[o + 1] = lpt === null ? 0 : lpt.p1;
-			words[o + 2] = spt === null ? 0 : spt.p0;
-			words[o + 3] = spt === null ? 0 : spt.p1;
+			words[o] = needLpt ? ((bigs as Leaves).ptr[i * 2] as number) : 0;
+			words[o + 1] = needLpt ? ((bigs as Leaves).ptr[i * 2 + 1] as number) : 0;
+			words[o + 2] = needSpt ? ((smalls as Leaves).ptr[i * 2] as number) : 0;
+			words[o + 3] = needSpt ? ((smalls as Leaves).ptr[i * 2 + 1] as number) : 0;
 			this.#entries++;
 			this.#touch(node, w, w + 4);
-			if (lpt !== null) lpt.linked = true;
-			if (spt !== null) spt.linked = true;
+			if (needLpt) (bigs as Leaves).linked[i] = 1;
+			if (needSpt) (smalls as Leaves).linked[i] = 1;
 		}
 		// Sub-block granularity: LPT entries and, with an LPT, the SPT entries under them.
 		let r0 = fresh ? bs : Math.max(a, bs);
 		let r1 = fresh ? bs + 512 : Math.min(b, bs + 512);
 		r0 = bs + ((r0 - bs) & ~15);
 		r1 = bs + (((r1 - bs + 15) >> 4) << 4);
-		const cover = this.#cover;
-		if (cover !== null) {
-			// One mapping covers the block: a single run of PTEs in the one table it needs.
-			if (needSpt) this.#writeRun(small as Node, (r0 - bs) * 2, 2, r1 - r0, cover, r0, 12);
-			else this.#writeRun(big as Node, ((r0 - bs) >> 4) * 2, 2, (r1 - r0) >> 4, cover, r0, 16);
-			return 1;
-		}
-		if (needLpt) this.#syncLpt(big as Node, bs, r0, r1);
-		if (needSpt) this.#syncSpt(small as Node, bs, r0, r1, needLpt);
+		if (needLpt) this.#syncLpt(bigs as Leaves, i, bs, r0, r1);
+		if (needSpt) this.#syncSpt(smalls as Leaves, i, bs, r0, r1, needLpt);
 		return 1;
 	}
 
-	#syncLpt(lpt: Node, bs: number, r0: number, r1: number): void {
+	/**
+	 * Sync PDE0 slots `[i, k)` of `node`, all inside mapping `m` of 4 KiB (`big` false) or 64 KiB pages: each
+	 * slot points at its one leaf table, filled with a run of PTEs. Whole tables that lie back to back in
+	 * one `words` array (as a slab hands them out) are written as a single run. Returns `k - i`.
+	 */
+	#syncCovered(
+		node: Node,
+		i: number,
+		k: number,
+		m: Mapping,
+		big: boolean,
+		a: number,
+		b: number,
+		full: boolean,
+	): number {
+		const words = node.words;
+		const set = big ? node.big : node.small;
+		const other = big ? node.small : node.big;
+		if (set === null) throw new Error(`internal: missing prepared ${big ? 'LPTs' : 'SPTs'}`);
+		const shift = big ? 16 : 12;
+		const perTable = big ? 32 : 512;
+		// The current run of whole tables: its words, first word, first page, entries so far, next word expected.
+		let runWords: Uint32Array | null = null;
+		let runStart = 0;
+		let runVpn = 0;
+		let runCount = 0;
+		for (let j = i; j < k; j++) {
+			const bs = node.base + j * 512;
+			const t = set.mem[j] ?? null;
+			if (t === null) throw new Error(`internal: missing prepared ${big ? 'LPT' : 'SPT'}`);
+			const fresh = full || set.linked[j] === 0 || (other !== null && other.linked[j] === 1);
+			this.#unlinkLeaf(other, j);
+			if (fresh) {
+				const o = node.off + j * 4;
+				const p0 = set.ptr[j * 2] as number;
+				const p1 = set.ptr[j * 2 + 1] as number;
+				words[o] = big ? p0 : 0;
+				words[o + 1] = big ? p1 : 0;
+				words[o + 2] = big ? 0 : p0;
+				words[o + 3] = big ? 0 : p1;
+				this.#entries++;
+				this.#touch(node, j * 4, j * 4 + 4);
+				set.linked[j] = 1;
+			}
+			let r0 = fresh ? bs : Math.max(a, bs);
+			let r1 = fresh ? bs + 512 : Math.min(b, bs + 512);
+			r0 = bs + ((r0 - bs) & ~15);
+			r1 = bs + (((r1 - bs + 15) >> 4) << 4);
+			if (r0 === bs && r1 === bs + 512) {
+				this.#touchLeaf(set, j, 0, perTable * 2);
+				if (t.words === runWords && t.wordOffset === runStart + runCount * 2) {
+					runCount += perTable;
+					continue;
+				}
+				if (runWords !== null) this.#writeRunRaw(runWords, runStart, 2, runCount, m, runVpn, shift);
+				runWords = t.words;
+				runStart = t.wordOffset;
+				runVpn = bs;
+				runCount = perTable;
+				continue;
+			}
+			const e0 = big ? (r0 - bs) >> 4 : r0 - bs;
+			const n = big ? (r1 - r0) >> 4 : r1 - r0;
+			this.#writeRunRaw(t.words, t.wordOffset + e0 * 2, 2, n, m, r0, shift);
+			this.#touchLeaf(set, j, e0 * 2, (e0 + n) * 2);
+		}
+		if (runWords !== null) this.#writeRunRaw(runWords, runStart, 2, runCount, m, runVpn, shift);
+		return k - i;
+	}
+
+	/** LPT `j` of `set` (under the block at `bs`), entries for pages `[r0, r1)`. */
+	#syncLpt(set: Leaves, j: number, bs: number, r0: number, r1: number): void {
 		const sub = this.#sub;
 		const subMap = this.#subMap;
 		const f = this.format;
-		const words = lpt.words;
-		const o = lpt.off;
-		let j = (r0 - bs) >> 4;
-		const jEnd = (r1 - bs) >> 4;
-		const j0 = j;
-		while (j < jEnd) {
-			const c = sub[j] as number;
+		const mem = set.mem[j] as PageTableMemory;
+		const words = mem.words;
+		const o = mem.wordOffset;
+		let e = (r0 - bs) >> 4;
+		const eEnd = (r1 - bs) >> 4;
+		const e0 = e;
+		while (e < eEnd) {
+			const c = sub[e] as number;
 			if (c === S_BIG) {
-				const m = subMap[j] as Mapping;
-				let k = j + 1;
-				while (k < jEnd && sub[k] === S_BIG && subMap[k] === m) k++;
-				this.#writeRunRaw(lpt, j * 2, 2, k - j, m, bs + j * 16, 16);
-				j = k;
+				const m = subMap[e] as Mapping;
+				let k = e + 1;
+				while (k < eEnd && sub[k] === S_BIG && subMap[k] === m) k++;
+				this.#writeRunRaw(words, o + e * 2, 2, k - e, m, bs + e * 16, 16);
+				e = k;
 				continue;
 			}
 			const v = c === S_SPARSE ? f.sparsePte : c === S_INVALID ? f.lptIgnoreSmall : null;
-			words[o + j * 2] = v === null ? 0 : v.lo;
-			words[o + j * 2 + 1] = v === null ? 0 : v.hi;
+			words[o + e * 2] = v === null ? 0 : v.lo;
+			words[o + e * 2 + 1] = v === null ? 0 : v.hi;
 			this.#entries++;
-			j++;
+			e++;
 		}
-		if (jEnd > j0) this.#touch(lpt, j0 * 2, jEnd * 2);
+		if (eEnd > e0) this.#touchLeaf(set, j, e0 * 2, eEnd * 2);
 	}
 
-	#syncSpt(spt: Node, bs: number, r0: number, r1: number, hasLpt: boolean): void {
+	/** SPT `j` of `set` (under the block at `bs`), entries for pages `[r0, r1)`. */
+	#syncSpt(set: Leaves, j: number, bs: number, r0: number, r1: number, hasLpt: boolean): void {
 		const sub = this.#sub;
+		const mem = set.mem[j] as PageTableMemory;
+		const words = mem.words;
+		const o = mem.wordOffset;
 		let p = r0;
 		while (p < r1) {
-			const j = (p - bs) >> 4;
-			const c = sub[j] as number;
-			let q = bs + (j + 1) * 16;
+			const e = (p - bs) >> 4;
+			const c = sub[e] as number;
+			let q = bs + (e + 1) * 16;
 			if (c === S_SMALL) {
 				while (q < r1 && sub[(q - bs) >> 4] === S_SMALL) q += 16;
 				q = Math.min(q, r1);
-				this.#fillSmall(spt, bs, p, q);
+				this.#fillSmall(words, o, bs, p, q);
 			} else {
 				q = Math.min(q, r1);
 				if (!hasLpt && c === S_SPARSE)
-					this.#fill(spt, p - bs, q - bs, this.format.sparsePte.lo, this.format.sparsePte.hi);
-				else this.#fill(spt, p - bs, q - bs, 0, 0);
+					this.#fill(words, o, p - bs, q - bs, this.format.sparsePte.lo, this.format.sparsePte.hi);
+				else this.#fill(words, o, p - bs, q - bs, 0, 0);
 			}
 			p = q;
 		}
-		this.#touch(spt, (r0 - bs) * 2, (r1 - bs) * 2);
+		this.#touchLeaf(set, j, (r0 - bs) * 2, (r1 - bs) * 2);
 	}
 
-	/** SPT entries `[p, q)` of a span of small-page sub-blocks: PTEs of 4 KiB mappings, sparse or invalid gaps. */
-	#fillSmall(spt: Node, bs: number, p: number, q: number): void {
+	/** SPT entries `[p, q)` (table at `words[o]`, block at `bs`) of small-page sub-blocks: PTEs of 4 KiB mappings, sparse or invalid gaps. */
+	#fillSmall(words: Uint32Array, o: number, bs: number, p: number, q: number): void {
 		const s = this.#committed;
 		let cur = p;
 		s.maps.forEachOverlapping(p, q, (m) => {
 			const ms = Math.max(m.start, p);
 			const me = Math.min(m.end, q);
-			if (ms > cur) this.#fillGap(spt, bs, cur, ms);
-			this.#writeRunRaw(spt, (ms - bs) * 2, 2, me - ms, m, ms, 12);
+			if (ms > cur) this.#fillGap(words, o, bs, cur, ms);
+			this.#writeRunRaw(words, o + (ms - bs) * 2, 2, me - ms, m, ms, 12);
 			cur = me;
 		});
-		if (cur < q) this.#fillGap(spt, bs, cur, q);
+		if (cur < q) this.#fillGap(words, o, bs, cur, q);
 	}
 
-	#fillGap(spt: Node, bs: number, p: number, q: number): void {
+	#fillGap(words: Uint32Array, o: number, bs: number, p: number, q: number): void {
 		let cur = p;
 		const sp = this.format.sparsePte;
 		this.#committed.regions.forEachOverlapping(p, q, (r) => {
 			const rs = Math.max(r.start, p);
 			const re = Math.min(r.end, q);
-			if (rs > cur) this.#fill(spt, cur - bs, rs - bs, 0, 0);
-			this.#fill(spt, rs - bs, re - bs, sp.lo, sp.hi);
+			if (rs > cur) this.#fill(words, o, cur - bs, rs - bs, 0, 0);
+			this.#fill(words, o, rs - bs, re - bs, sp.lo, sp.hi);
 			cur = re;
 		});
-		if (cur < q) this.#fill(spt, cur - bs, q - bs, 0, 0);
+		if (cur < q) this.#fill(words, o, cur - bs, q - bs, 0, 0);
 	}
 
-	#fill(n: Node, e0: number, e1: number, lo: number, hi: number): void {
-		const words = n.words;
-		for (let w = n.off + e0 * 2, end = n.off + e1 * 2; w < end; w += 2) {
+	/** Entries `[e0, e1)` of the table at `words[o]` set to `lo`/`hi`. */
+	#fill(words: Uint32Array, o: number, e0: number, e1: number, lo: number, hi: number): void {
+		for (let w = o + e0 * 2, end = o + e1 * 2; w < end; w += 2) {
 			words[w] = lo;
 			words[w + 1] = hi;
 		}
 		this.#entries += e1 - e0;
 	}
 
+	/** PTEs in directory `n` (2 MiB and larger pages), from its word `w`; see {@link #writeRunRaw}. */
 	#writeRun(
 		n: Node,
 		w: number,
@@ -1276,16 +1503,16 @@ export class VaSpace {
 		vpn: number,
 		pageShift: number,
 	): void {
-		this.#writeRunRaw(n, w, stride, count, m, vpn, pageShift);
+		this.#writeRunRaw(n.words, n.off + w, stride, count, m, vpn, pageShift);
 		this.#touch(n, w, w + stride * count);
 	}
 
 	/**
 	 * The hot path: `count` PTEs of `pageShift`-sized pages of mapping `m`, starting at virtual page `vpn`,
-	 * written as u32 pairs every `stride` words from word `w` (stride 4 clears the high qword of a PDE0 slot).
+	 * written as u32 pairs every `stride` words from `words[w]` (stride 4 clears the high qword of a PDE0 slot).
 	 */
 	#writeRunRaw(
-		n: Node,
+		words: Uint32Array,
 		w0: number,
 		stride: number,
 		count: number,
@@ -1293,8 +1520,7 @@ export class VaSpace {
 		vpn: number,
 		pageShift: number,
 	): void {
-		const words = n.words;
-		let w = n.off + w0;
+		let w = w0;
 		const b = m.backing;
 		const q = 2 ** (pageShift - 12);
 		const lowMod = this.#lowMod;
@@ -1403,7 +1629,8 @@ export class VaSpace {
 				n.children ??= new Array<Node | null>(L.entries).fill(null);
 				let c = n.children[i] ?? null;
 				if (c === null) {
-					c = this.#newNode(KIND_DIR, d, dirs[d] as LevelSpec, n.base + i * cov, n, i);
+					// Zeroed: the entries RM owns are never written by this VA space.
+					c = this.#newNode(d, dirs[d] as LevelSpec, n.base + i * cov, n, i, true);
 					n.children[i] = c;
 					created.push(c);
 				}
@@ -1411,16 +1638,13 @@ export class VaSpace {
 				n = c;
 			}
 		} catch (e) {
-			this.#freeUnneeded(created);
+			this.#freeUnneeded([created], []);
 			throw e;
 		}
 		if (existing === undefined) {
 			for (const n of path) n.pins++;
 			this.#reserved.push({ start, end, granule: gran });
-			this.#detached = [];
-			this.#touched = [];
-			this.#entries = 0;
-			this.#writes = 0;
+			this.#startWrites();
 			this.#sync(this.#root, start, end, false);
 			this.#finishWrites();
 		}
@@ -1446,19 +1670,53 @@ export class VaSpace {
 		return this.#committed.regions.values().map((r) => ({ va: u(r.start), size: u(r.end - r.start) }));
 	}
 
+	/** A view of just one table's words (for readers; the write paths index `words` directly). */
+	#view(mem: PageTableMemory, level: LevelSpec): Uint32Array {
+		let v = this.#views.get(mem);
+		if (v === undefined) {
+			v = mem.words.subarray(mem.wordOffset, mem.wordOffset + level.tableBytes / 4);
+			this.#views.set(mem, v);
+		}
+		return v;
+	}
+
+	/** Every live table, directories before the tables below them. */
+	#forEachTable(fn: (mem: PageTableMemory, level: LevelSpec) => void): void {
+		const walk = (n: Node): void => {
+			fn(n.mem, n.level);
+			if (n.children !== null) for (const c of n.children) if (c !== null) walk(c);
+			for (const set of [n.big, n.small]) {
+				if (set === null) continue;
+				for (const mem of set.mem) if (mem !== null) fn(mem, set.level);
+			}
+		};
+		walk(this.#root);
+	}
+
 	/** Page-table memory in use (all levels, including the root). */
 	get pageTables(): PageTableStats {
 		const byLevel: Record<string, number> = {};
 		let bytes = 0;
-		for (const n of this.#tables.values()) {
-			byLevel[n.level.name] = (byLevel[n.level.name] ?? 0) + 1;
-			bytes += n.level.tableBytes;
-		}
-		return { tables: this.#tables.size, bytes, byLevel };
+		let tables = 0;
+		this.#forEachTable((_, level) => {
+			byLevel[level.name] = (byLevel[level.name] ?? 0) + 1;
+			bytes += level.tableBytes;
+			tables++;
+		});
+		return { tables, bytes, byLevel };
 	}
 
 	/** Reads this VA space's own tables by address (for {@link translate} and tests). */
-	readonly readTable: TableReader = (address: bigint) => this.#tables.get(Number(address))?.view;
+	readonly readTable: TableReader = (address: bigint) => {
+		if (this.#tableIndex === null) {
+			const index = new Map<number, Uint32Array>();
+			this.#forEachTable((mem, level) => {
+				index.set(Number(mem.address), this.#view(mem, level));
+			});
+			this.#tableIndex = index;
+		}
+		return this.#tableIndex.get(Number(address));
+	};
 
 	/** Translate `va` by walking the committed page tables in memory (a software MMU walk). */
 	translate(va: bigint): Translation {
@@ -1468,19 +1726,17 @@ export class VaSpace {
 	/** Every table's bytes, keyed by address (a snapshot, for tests: compare before/after). */
 	snapshotTables(): Map<bigint, Uint8Array> {
 		const out = new Map<bigint, Uint8Array>();
-		for (const n of this.#tables.values()) {
-			const v = n.view;
-			out.set(n.mem.address, new Uint8Array(v.buffer, v.byteOffset, v.byteLength).slice());
-		}
+		this.#forEachTable((mem, level) => {
+			const v = this.#view(mem, level);
+			out.set(mem.address, new Uint8Array(v.buffer, v.byteOffset, v.byteLength).slice());
+		});
 		return out;
 	}
 }
 
 function hasLiveChild(n: Node): boolean {
-	for (const arr of [n.children, n.big, n.small]) {
-		if (arr === null) continue;
-		for (const c of arr) if (c !== null && !c.freed) return true;
-	}
+	if ((n.big?.count ?? 0) > 0 || (n.small?.count ?? 0) > 0) return true;
+	if (n.children !== null) for (const c of n.children) if (c !== null && !c.freed) return true;
 	return false;
 }
 

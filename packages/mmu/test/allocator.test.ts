@@ -5,6 +5,7 @@ import {
 	hostPageTableAllocator,
 	MMU_V2,
 	MMU_V3,
+	type PageTableMemory,
 	type TableAperture,
 } from '../src/index.ts';
 import { TestDma } from './helpers/dma.ts';
@@ -68,6 +69,70 @@ describe('dmaPageTableAllocator', () => {
 		expect(dma.liveAllocations).toBe(0);
 		expect(() => dmaPageTableAllocator(dma, { slabBytes: 3000 })).toThrow(/slabBytes/);
 		expect(() => b.alloc(100, 3)).toThrow(/bad page-table allocation/);
+	});
+
+	it('zero: false skips zeroing; slabs come from DMA unzeroed; an emptied slab refills in address order', () => {
+		const dma = new TestDma();
+		const zeroOpts: (boolean | undefined)[] = [];
+		const spy = {
+			alloc: (size: number, o: { align?: number; zero?: boolean; label?: string } = {}) => {
+				zeroOpts.push(o.zero);
+				return dma.alloc(size, o);
+			},
+			free: (b: Parameters<TestDma['free']>[0]) => dma.free(b),
+			get bytesInUse() {
+				return dma.bytesInUse;
+			},
+			get liveAllocations() {
+				return dma.liveAllocations;
+			},
+		};
+		const a = dmaPageTableAllocator(spy, { slabBytes: 16384, spareSlabs: 1 });
+		const ts = [a.alloc(4096, 4096, false), a.alloc(4096, 4096, false), a.alloc(4096, 4096, false)];
+		expect(zeroOpts).toEqual([false]); // one slab, taken unzeroed
+		const [t0, t1, t2] = ts as [PageTableMemory, PageTableMemory, PageTableMemory];
+		expect([t1.address - t0.address, t2.address - t1.address]).toEqual([4096n, 4096n]);
+		t1.words.fill(0x1234_5678, t1.wordOffset, t1.wordOffset + 1024);
+		a.free(t1);
+		// A reused block: as it was when asked not to zero, zeroed otherwise.
+		const stale = a.alloc(4096, 4096, false);
+		expect(stale.address).toBe(t1.address);
+		expect(stale.words[stale.wordOffset + 1023]).toBe(0x1234_5678);
+		a.free(stale);
+		const clean = a.alloc(4096, 4096);
+		expect(clean.address).toBe(t1.address);
+		expect([...clean.words.subarray(clean.wordOffset, clean.wordOffset + 1024)].every((w) => w === 0)).toBe(
+			true,
+		);
+		// Freed out of order, then refilled: the blocks come back lowest address first.
+		for (const t of [t2, clean, t0]) a.free(t);
+		expect(dma.liveAllocations).toBe(1); // kept as the spare slab
+		const again = [a.alloc(4096, 4096, false), a.alloc(4096, 4096, false), a.alloc(4096, 4096, false)];
+		expect(again.map((t) => t.address)).toEqual([t0.address, t1.address, t2.address]);
+		expect(zeroOpts).toEqual([false]);
+		expect(a.stats.tables).toBe(3);
+	});
+
+	it('hostPageTableAllocator reuses freed host memory (zeroed unless asked not to) until trim()', () => {
+		const h = hostPageTableAllocator({ slabBytes: 0 });
+		const x = h.alloc(4096, 4096);
+		x.words.fill(0xdeadbeef, x.wordOffset, x.wordOffset + 1024);
+		h.free(x);
+		const y = h.alloc(4096, 4096);
+		expect(y.address).toBe(x.address);
+		expect([...y.words.subarray(y.wordOffset, y.wordOffset + 1024)].every((w) => w === 0)).toBe(true);
+		expect(() => h.free(x)).toThrow(/twice/);
+		y.words[y.wordOffset] = 7;
+		h.free(y);
+		const z = h.alloc(4096, 4096, false);
+		expect(z.address).toBe(x.address);
+		expect(z.words[z.wordOffset]).toBe(7);
+		h.free(z);
+		expect(h.stats.dmaBytes).toBe(0);
+		h.trim();
+		const w = h.alloc(4096, 4096);
+		expect(w.address).toBeGreaterThan(x.address); // the kept memory was released
+		h.free(w);
 	});
 
 	it('hostPageTableAllocator hands out increasing synthetic addresses', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isMmuError, MMU_V2, MMU_V3, type MmuFormatSpec, readEntry, VaSpace } from '../src/index.ts';
+import { POISON } from './helpers/dma.ts';
 import { allZero, chunked, contig, dumpTables, GiB, KiB, MiB, physOf, rig, TiB } from './helpers/setup.ts';
 
 const FORMATS = ['v2', 'v3'] as const;
@@ -562,6 +563,65 @@ describe.each(FORMATS)('VaSpace %s: two phases', (f) => {
 		expect(res).toEqual({ entriesWritten: 0, tablesFreed: 0, tlbInvalidated: false, tlbTimedOut: false });
 		expect(r.invalidations.length).toBe(0);
 		expect(r.apply([])).toMatchObject({ tlbInvalidated: false });
+	});
+
+	it('tables prepare allocates are not zeroed (poisoned here); commit writes every entry before linking them', () => {
+		const r = rig(f, { slabBytes: 65536 });
+		const a = contig(1, 0x4000_0000n, 64n * MiB);
+		const s = chunked(2, 0x8000_0000n, 4096n, 1024);
+		const base = 0x10_0000_0000n;
+		const scan = () => {
+			for (const [addr, bytes] of r.vas.snapshotTables()) {
+				const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+				expect(words.indexOf(POISON), `table 0x${addr.toString(16)}`).toBe(-1);
+			}
+		};
+		// Whole SPTs in a run, LPTs, 2 MiB PTEs, a partial SPT, 64 KiB + 4 KiB in one block, sparse around maps.
+		r.apply([
+			{ op: 'map', va: base, size: 8n * MiB, object: a, pageSize: 4096 },
+			{ op: 'map', va: base + 8n * MiB, size: 4n * MiB, object: a, offset: 8n * MiB, pageSize: 65536 },
+			{ op: 'map', va: base + 12n * MiB, size: 4n * MiB, object: a, offset: 12n * MiB, pageSize: 2097152 },
+			{ op: 'map', va: base + 16n * MiB + 8192n, size: 3n * 4096n, object: s },
+			{ op: 'map', va: base + 18n * MiB, size: 64n * KiB, object: a, pageSize: 65536 },
+			{ op: 'map', va: base + 18n * MiB + 128n * KiB, size: 4096n, object: s },
+			{ op: 'map-sparse', va: base + 64n * MiB, size: 4n * MiB },
+		]);
+		r.apply([{ op: 'map', va: base + 65n * MiB + 4096n, size: 8192n, object: s }]);
+		expect(r.alloc.poisoned).toBeGreaterThan(8);
+		scan();
+		// Unmap some, map others over them: freed blocks come back (poisoned again) into other roles.
+		r.apply([
+			{ op: 'unmap', va: base, size: 12n * MiB },
+			{ op: 'unmap', va: base + 18n * MiB, size: 1n * MiB },
+		]);
+		const before = r.alloc.poisoned;
+		r.apply([
+			{ op: 'map', va: base + 2n * MiB + 4096n, size: 3n * MiB, object: s, pageSize: 4096 },
+			{ op: 'map', va: base + 6n * MiB, size: 2n * MiB, object: a, pageSize: 65536 },
+			{ op: 'map', va: base + 18n * MiB + 64n * KiB, size: 4096n, object: s },
+			// Whole SPTs again, now from blocks freed out of address order (not one run in memory).
+			{ op: 'map', va: base + 32n * MiB, size: 6n * MiB, object: a, pageSize: 4096 },
+		]);
+		expect(r.alloc.poisoned).toBeGreaterThan(before);
+		scan();
+		for (let off = 0n; off < 3n * MiB; off += 389n * 4096n) {
+			expect(r.vas.translate(base + 2n * MiB + 4096n + off + 5n)).toMatchObject({
+				valid: true,
+				address: physOf(s, off + 5n),
+			});
+		}
+		for (let off = 0n; off < 6n * MiB; off += 97n * 4096n) {
+			expect(r.vas.translate(base + 32n * MiB + off)).toMatchObject({
+				valid: true,
+				address: 0x4000_0000n + off,
+			});
+		}
+		r.apply([
+			{ op: 'unmap', va: 0n, size: 1n << 45n },
+			{ op: 'unmap-sparse', va: base + 64n * MiB, size: 4n * MiB },
+		]);
+		expect(r.vas.pageTables.tables).toBe(1);
+		expect(allZero(r.vas.snapshotTables())).toBe(true);
 	});
 
 	it('slab allocation: same results, DMA memory returns to the root slab only', () => {

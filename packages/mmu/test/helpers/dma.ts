@@ -53,6 +53,9 @@ export class TestDma implements DmaMemory {
 	}
 }
 
+/** What {@link GuardedAllocator} fills tables with that the VA space asked for without zeroing. */
+export const POISON = 0xdeadbeef;
+
 /** Wraps a page-table allocator: counts, can fail the n-th allocation, can forbid allocation. */
 export class GuardedAllocator implements PageTableAllocator {
 	/** Allocations made so far (successful or not). */
@@ -63,6 +66,8 @@ export class GuardedAllocator implements PageTableAllocator {
 	forbid = false;
 	live = 0;
 	syncCalls: { address: bigint; from: number; to: number }[] = [];
+	/** Tables handed out unzeroed (and poisoned). */
+	poisoned = 0;
 	readonly withSync: boolean;
 
 	constructor(
@@ -85,14 +90,22 @@ export class GuardedAllocator implements PageTableAllocator {
 		this.failAt = n;
 	}
 
-	alloc(size: number, align: number): PageTableMemory {
+	/**
+	 * When the caller does not need zeroed memory, the table is filled with a poison pattern, so any entry the
+	 * VA space fails to write before linking the table shows up as garbage in the walks and dumps.
+	 */
+	alloc(size: number, align: number, zero?: boolean): PageTableMemory {
 		if (this.forbid) throw new Error('page-table allocation while forbidden (inside commit)');
 		const idx = this.count - this.#armedAt;
 		this.count++;
 		if (this.failAt !== null && idx === this.failAt)
 			throw new OutOfMemoryError('injected page-table allocation failure');
-		const m = this.inner.alloc(size, align);
+		const m = this.inner.alloc(size, align, zero);
 		if (m.address % BigInt(align) !== 0n) throw new Error(`misaligned table ${m.address} align ${align}`);
+		if (zero === false) {
+			m.words.fill(POISON, m.wordOffset, m.wordOffset + size / 4);
+			this.poisoned++;
+		}
 		this.live++;
 		return m;
 	}
