@@ -480,7 +480,10 @@ export interface LibosApi extends SubInterface {
 	id8(name: string): bigint;
 	/** One 4 KiB page of `LibosMemoryRegionInitArgument`s. */
 	encodeRegions(regions: readonly LibosRegion[]): Uint8Array;
-	/** Regions until the first all-zero entry. */
+	/**
+	 * Regions until the first entry with a zero name, or the page's end (128 entries). `ABI_SHORT_BUFFER` when the
+	 * bytes stop before either.
+	 */
 	decodeRegions(page: ByteSource): LibosRegion[];
 }
 
@@ -614,6 +617,11 @@ export interface FifoApi extends SubInterface {
 	bind(engineType: number): ControlCall<void>;
 	/** `NVA06F_CTRL_CMD_GPFIFO_SCHEDULE` (on the channel). */
 	schedule(enable: boolean): ControlCall<void>;
+	/**
+	 * `NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN` (on the channel): the token the driver writes to the
+	 * usermode doorbell. Not in nouveau's headers; declared from NVIDIA's SDK header (see `sdk.ts`).
+	 */
+	workSubmitToken(): ControlCall<number>;
 	/** Context buffer sizes per falcon engine descriptor (the control moved between branches). */
 	constructedFalcons(): ControlCall<{ readonly engDesc: number; readonly ctxBufferSize: number }[]>;
 	/** `RM_ENGINE_TYPE_*` → engine (+ its `NV2080_ENGINE_TYPE_*`); undefined when unknown. */

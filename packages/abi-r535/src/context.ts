@@ -31,7 +31,27 @@ export interface Provenance {
 	 * values may change between branches without breaking it.
 	 */
 	readonly tables: readonly string[];
+	/**
+	 * Per member built with {@link AbiContext.members}: what that member's own code binds. A consumer that
+	 * calls only some members relies on those members' records plus {@link Provenance.shared}.
+	 */
+	readonly members: Readonly<Record<string, ProvenanceUses>>;
+	/** What the factory bound outside any member scope: every member may rely on it. */
+	readonly shared: ProvenanceUses;
 }
+
+/** The types, constants and constant families one member (or a factory's shared code) relies on. */
+export interface ProvenanceUses {
+	readonly types: readonly string[];
+	readonly constants: readonly string[];
+	readonly tables: readonly string[];
+}
+
+/** Member makers for {@link AbiContext.members}: one function per member, returning the member. */
+export type MemberMakers = { readonly [member: string]: () => unknown };
+
+/** What {@link AbiContext.members} returns: each maker's result under its name. */
+export type MadeMembers<M extends MemberMakers> = { -readonly [K in keyof M]: ReturnType<M[K]> };
 
 /** Every sub-interface carries its {@link Provenance}. */
 export interface SubInterface {
@@ -63,6 +83,13 @@ export interface AbiContext {
 	/** A DRF bit range (`#define X 5:4`) as `[high, low]`. `ABI_DEFINITION` when missing. */
 	bitRange(name: string): readonly [number, number];
 	/**
+	 * Make a sub-interface's members one by one: each maker runs in its own recording scope, so what it binds
+	 * is recorded against its member name (in {@link Provenance.members}) as well as against the
+	 * sub-interface. `abi-diff` follows exactly the members the driver calls this way. Bindings made outside
+	 * any member scope are {@link Provenance.shared}.
+	 */
+	members<M extends MemberMakers>(makers: M): MadeMembers<M>;
+	/**
 	 * Run a factory and attach its {@link Provenance}: every `bind`/`constant` call made while it runs is
 	 * recorded against `name`.
 	 */
@@ -74,11 +101,28 @@ export interface AbiContext {
 	): T & SubInterface;
 }
 
-interface Recorder {
+interface Uses {
 	readonly types: Set<string>;
 	readonly constants: Set<string>;
 	readonly tables: Set<string>;
 }
+
+interface Recorder extends Uses {
+	/** Outside any member scope. */
+	readonly shared: Uses;
+	readonly members: Map<string, Uses>;
+	/** The member scopes open now (innermost last). */
+	readonly open: Uses[];
+}
+
+const newUses = (): Uses => ({ types: new Set(), constants: new Set(), tables: new Set() });
+
+const frozenUses = (u: Uses): ProvenanceUses =>
+	Object.freeze({
+		types: Object.freeze([...u.types].sort()),
+		constants: Object.freeze([...u.constants].sort()),
+		tables: Object.freeze([...u.tables].sort()),
+	});
 
 /** Extra generated data a context can serve besides the manifest. */
 export interface AbiContextOptions {
@@ -112,6 +156,14 @@ export function createAbiContext(
 		g.set(c.name, v);
 	}
 	let recorder: Recorder | undefined;
+	/** Record one use against the sub-interface and the open member scopes (or the shared record). */
+	const note = (kind: keyof Uses, name: string) => {
+		if (recorder === undefined) return;
+		recorder[kind].add(name);
+		const scopes = recorder.open.length > 0 ? recorder.open : [recorder.shared];
+		for (const u of scopes) u[kind].add(name);
+	};
+	const bound = new WeakMap<RecordSpec, { layout: unknown; types: readonly string[] }>();
 	const lookup = (name: string): bigint => {
 		const v = ints.get(name);
 		if (v === undefined) {
@@ -120,7 +172,7 @@ export function createAbiContext(
 				constant: name,
 			});
 		}
-		recorder?.constants.add(name);
+		note('constants', name);
 		return v;
 	};
 	const ctx: AbiContext = {
@@ -128,9 +180,13 @@ export function createAbiContext(
 		packageName,
 		manifest,
 		bind(spec) {
-			const layout = bindShape(manifest, spec);
-			if (recorder !== undefined) for (const t of checkShape(manifest, spec).types) recorder.types.add(t);
-			return layout;
+			let b = bound.get(spec);
+			if (b === undefined) {
+				b = { layout: bindShape(manifest, spec), types: checkShape(manifest, spec).types };
+				bound.set(spec, b);
+			}
+			for (const t of b.types) note('types', t);
+			return b.layout as never;
 		},
 		fits: (spec) => checkShape(manifest, spec).problems.length === 0,
 		constant(name) {
@@ -150,11 +206,11 @@ export function createAbiContext(
 		bigConstant: lookup,
 		has: (name) => ints.has(name),
 		group(g) {
-			recorder?.tables.add(g);
+			note('tables', g);
 			return groups.get(g) ?? new Map<string, bigint>();
 		},
 		prefixed(prefix) {
-			recorder?.tables.add(`${prefix}*`);
+			note('tables', `${prefix}*`);
 			return new Map([...ints].filter(([name]) => name.startsWith(prefix)));
 		},
 		bitRange(name) {
@@ -165,12 +221,33 @@ export function createAbiContext(
 					constant: name,
 				});
 			}
-			recorder?.constants.add(name);
+			note('constants', name);
 			return r;
+		},
+		members(makers) {
+			const out: Record<string, unknown> = {};
+			for (const [member, make] of Object.entries(makers)) {
+				if (recorder === undefined) {
+					out[member] = make();
+					continue;
+				}
+				let uses = recorder.members.get(member);
+				if (uses === undefined) {
+					uses = newUses();
+					recorder.members.set(member, uses);
+				}
+				recorder.open.push(uses);
+				try {
+					out[member] = make();
+				} finally {
+					recorder.open.pop();
+				}
+			}
+			return out as never;
 		},
 		build(name, implementedBy, factory, make) {
 			const outer = recorder;
-			const rec: Recorder = { types: new Set(), constants: new Set(), tables: new Set() };
+			const rec: Recorder = { ...newUses(), shared: newUses(), members: new Map(), open: [] };
 			recorder = rec;
 			let api: object;
 			try {
@@ -186,6 +263,12 @@ export function createAbiContext(
 				types: Object.freeze([...rec.types].sort()),
 				constants: Object.freeze([...rec.constants].sort()),
 				tables: Object.freeze([...rec.tables].sort()),
+				members: Object.freeze(
+					Object.fromEntries(
+						[...rec.members].sort(([a], [b]) => a.localeCompare(b)).map(([m, u]) => [m, frozenUses(u)]),
+					),
+				),
+				shared: frozenUses(rec.shared),
 			});
 			return Object.freeze({ ...api, provenance }) as never;
 		},

@@ -39,6 +39,7 @@ export * from './chips.ts';
 export * from './context.ts';
 export * from './engines.ts';
 export * as generated from './generated/constants.ts';
+export * from './sdk.ts';
 export * from './shape.ts';
 export * as specs from './specs.ts';
 export { NV_STATUS } from './status.ts';

@@ -301,6 +301,13 @@ describe('libos and registry', () => {
 			{ name: 'RMARGS', pa: 0x20000n, size: 0x1000n, kind: 'radix3', loc: 'fb' },
 		]);
 		expect(() => api.libos.id8('TOOLONGNAME')).toThrow(AbiError);
+		// A page that ends before its terminating entry is cut short, not an empty list.
+		for (const n of [0, 10, 32, 64]) {
+			expect(() => api.libos.decodeRegions(page.subarray(0, n)), `${n} bytes`).toThrow(
+				expect.objectContaining({ code: 'ABI_SHORT_BUFFER' }),
+			);
+		}
+		expect(api.libos.decodeRegions(page.subarray(0, 96))).toHaveLength(2);
 	});
 
 	it('builds the registry table with names after the entries (hand-computed image)', () => {
@@ -466,6 +473,24 @@ describe('fifo, gr, vmm, ce, intr', () => {
 		const sched = api.fifo.schedule(true);
 		expect([sched.cmd, hex(sched.params)]).toEqual([0xa06f0103, '0100']);
 		expect(api.fifo.constructedFalcons().cmd).toBe(0x20800a42);
+	});
+
+	it('work-submit token: NVC36F control 0xc36f0108, one u32 sent as 0xffffffff, read back little-endian', () => {
+		const t = api.fifo.workSubmitToken();
+		expect(t.name).toBe('NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN');
+		// NVXXXX_CTRL_CMD(class, category, index) = class << 16 | category << 8 | index, as the manifest's own
+		// NVA06F_CTRL_CMD_GPFIFO_SCHEDULE (class 0xa06f, GPFIFO category 0x01, index 3) shows.
+		expect(abi.manifest.constants.find((c) => c.name === 'NVA06F_CTRL_CMD_GPFIFO_SCHEDULE')!.value).toBe(
+			String(((0xa06f << 16) | (0x01 << 8) | 0x03) >>> 0),
+		);
+		expect(t.cmd).toBe(((0xc36f << 16) | (0x01 << 8) | 0x08) >>> 0);
+		expect(hex(t.params)).toBe('ffffffff');
+		expect(t.decode(new Uint8Array([0x07, 0x00, 0x02, 0x00]))).toBe(0x20007);
+		expect(() => t.decode(new Uint8Array(3))).toThrow(expect.objectContaining({ code: 'ABI_SHORT_BUFFER' }));
+		// GSP-RM serves it: its RPC number is in the branch's rpcfn.h.
+		expect((abi.functions as Readonly<Record<string, number>>).CTRL_GPFIFO_GET_WORK_SUBMIT_TOKEN).toBe(186);
+		// Each call is a fresh params buffer (a caller may patch it).
+		expect(api.fifo.workSubmitToken().params).not.toBe(t.params);
 	});
 
 	it('gr topology comes from static info in r535, without any control', async () => {
@@ -651,6 +676,31 @@ describe('provenance', () => {
 		}
 		expect(api.gr.provenance.types).toContain('GspStaticConfigInfo');
 		expect(api.fifo.provenance.constants).toContain('NV2080_CTRL_CMD_INTERNAL_GET_CONSTRUCTED_FALCON_INFO');
+	});
+
+	it('records per member what it binds, so a tool can follow only the members a driver calls', () => {
+		const fifo = api.fifo.provenance;
+		expect(fifo.members.getDeviceInfoTable!.types).toEqual([
+			'NV2080_CTRL_FIFO_DEVICE_ENTRY',
+			'NV2080_CTRL_FIFO_GET_DEVICE_INFO_TABLE_PARAMS',
+		]);
+		expect(fifo.members.constructedFalcons!.constants).toEqual([
+			'NV2080_CTRL_CMD_INTERNAL_GET_CONSTRUCTED_FALCON_INFO',
+		]);
+		expect(fifo.members.bind!.types).toEqual(['NVA06F_CTRL_BIND_PARAMS']);
+		expect(fifo.members.channelFlags!.constants).toContain('NVOS04_FLAGS_PRIVILEGED_CHANNEL');
+		// The engine tables serve several members: shared, not pinned to one.
+		expect(fifo.shared.tables).toEqual(['MC_ENGINE_IDX_*', 'NV2080_ENGINE_TYPE_*', 'enum:RM_ENGINE_TYPE']);
+		expect(fifo.members.workSubmitToken).toEqual({ types: [], constants: [], tables: [] });
+		// The members' records add up to the sub-interface's.
+		for (const name of ['fifo', 'gr', 'gsp', 'device', 'alloc', 'vmm', 'ce', 'intr', 'client'] as const) {
+			const p = api[name].provenance;
+			const union = new Set([...p.shared.types, ...Object.values(p.members).flatMap((m) => m.types)]);
+			expect([...union].sort(), name).toEqual([...p.types]);
+			expect(Object.keys(p.members).length, name).toBeGreaterThan(1);
+		}
+		expect(api.gr.provenance.members.queryTopology!.types).toContain('GspStaticConfigInfo');
+		expect(api.gr.provenance.members.contextBuffersInfo!.types).not.toContain('GspStaticConfigInfo');
 	});
 
 	it('patching a layout through the neutral type reaches the manifest offset', () => {

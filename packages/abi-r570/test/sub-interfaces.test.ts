@@ -259,6 +259,31 @@ describe('fifo and gr', () => {
 		expect(api.fifo.reservedChids).toBe(1);
 	});
 
+	it('reuses r535’s work-submit-token control unchanged', () => {
+		const t = api.fifo.workSubmitToken();
+		const r = r535.api.fifo.workSubmitToken();
+		expect([t.name, t.cmd, hex(t.params)]).toEqual([r.name, r.cmd, hex(r.params)]);
+		expect(t.cmd).toBe(0xc36f0108);
+		expect(t.decode(new Uint8Array([1, 0, 0, 0]))).toBe(1);
+		expect((abi.functions as Readonly<Record<string, number>>).CTRL_GPFIFO_GET_WORK_SUBMIT_TOKEN).toBe(186);
+	});
+
+	it('per-member provenance: r570’s gr.queryTopology binds the GR controls, not static info', () => {
+		const gr = api.gr.provenance;
+		expect(gr.members.queryTopology!.types).toEqual([
+			'NV2080_CTRL_GPU_GET_FERMI_GPC_INFO_PARAMS',
+			'NV2080_CTRL_GPU_GET_FERMI_TPC_INFO_PARAMS',
+		]);
+		expect(gr.members.queryTopology!.constants).toEqual([
+			'NV2080_CTRL_CMD_GPU_GET_FERMI_GPC_INFO',
+			'NV2080_CTRL_CMD_GPU_GET_FERMI_TPC_INFO',
+		]);
+		expect(api.fifo.provenance.members.constructedFalcons!.types).toContain(
+			'NV2080_CTRL_GPU_GET_CONSTRUCTED_FALCON_INFO_PARAMS',
+		);
+		expect(api.gsp.provenance.members.encodeSystemInfo!.types).toContain('GSP_PCIE_CONFIG_REG');
+	});
+
 	it('channel allocation params are 368 bytes with tpcConfigID left 0', () => {
 		const md = { base: 0n, size: 0n, addressSpace: 2, cacheAttrib: 1 };
 		const b = api.fifo.encodeChannelAlloc({

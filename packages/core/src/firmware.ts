@@ -104,6 +104,25 @@ export function branchesFor(abis: readonly FirmwareAbi[], chip: string): string[
 		.sort((a, b) => compareVersions(b, a));
 }
 
+function checkCompat(compat: AbiCompatMap | undefined): void {
+	if (compat === undefined) return;
+	const bad =
+		typeof compat !== 'object' || compat === null
+			? ['(not an object)']
+			: Object.entries(compat)
+					.filter(
+						([fw, abi]) => typeof abi !== 'string' || !/^\d+(\.\d+)+$/.test(fw) || !/^\d+(\.\d+)+$/.test(abi),
+					)
+					.map(([fw]) => fw);
+	if (bad.length > 0) {
+		throw new CoreError(
+			'CORE_BAD_ARGUMENT',
+			`the ABI compat map must send firmware versions to ABI versions ('570.144.02' → '570.144'); bad entries: ${bad.join(', ')}`,
+			{ details: { bad } },
+		);
+	}
+}
+
 function isMemory(
 	source: FirmwareSource,
 ): source is { readonly files: FirmwareFiles; readonly label?: string } {
@@ -123,10 +142,17 @@ function kindOf(
 }
 
 /**
- * Select the ABI and firmware for `chip` (lower case) from `abis`.
+ * Firmware version → ABI version, for point releases that speak a known ABI (`{ '570.144.02': '570.144' }`):
+ * the alias's files (`gsp-570.144.02.bin`, …) are tried before its ABI's own, and booted with that ABI.
+ */
+export type AbiCompatMap = Readonly<Record<string, string>>;
+
+/**
+ * Select the ABI and firmware for `chip` (lower case) from `abis`. `compat` sends point releases to a known
+ * ABI (see {@link AbiCompatMap}); an `override` may name such an alias exactly.
  * @throws AbiSelectionError (`ABI_NOT_FOUND`) naming every file looked for and where, when no branch has a
  *   complete set; CoreError `CORE_ABI_UNSUPPORTED` when no given ABI serves the chip; `CORE_BAD_ARGUMENT` for an
- *   override no ABI matches.
+ *   override no ABI matches or a compat map that is not version → version strings.
  */
 export async function resolveFirmware(
 	chip: string,
@@ -134,6 +160,7 @@ export async function resolveFirmware(
 	source: FirmwareSource = {},
 	override?: string,
 	env?: Readonly<Record<string, string | undefined>>,
+	compat?: AbiCompatMap,
 ): Promise<ResolvedFirmware> {
 	const branches = branchesFor(abis, chip);
 	if (branches.length === 0) {
@@ -143,7 +170,14 @@ export async function resolveFirmware(
 			{ details: { chip, abis: abis.map((a) => a.version) } },
 		);
 	}
-	const forced = override === undefined ? undefined : resolveAbiOverride(override, abis, chip);
+	checkCompat(compat);
+	const alias = override?.trim();
+	const forced =
+		alias === undefined
+			? undefined
+			: compat !== undefined && Object.hasOwn(compat, alias)
+				? alias
+				: resolveAbiOverride(alias, abis, chip);
 	let locate: LocateOptions | undefined;
 	if (!isMemory(source)) {
 		locate = {
@@ -167,6 +201,7 @@ export async function resolveFirmware(
 		chip,
 		branches,
 		abis: [...abis],
+		...(compat === undefined ? {} : { compat }),
 		...(forced === undefined ? {} : { override: forced }),
 		probe,
 	});

@@ -147,6 +147,8 @@ export interface SubInterfaceChange {
 	readonly newImplementation: boolean;
 	/** Types it binds (in B) whose layout changed, was added or removed. */
 	readonly changedTypes: readonly string[];
+	/** Its members the driver uses (in A or B); empty when the driver does not use it. */
+	readonly usedMembers: readonly string[];
 }
 
 /** Counts for the summary table and `--json`. */
@@ -195,6 +197,8 @@ export interface DiffSummary {
 		readonly offsetShifts: number;
 		readonly renamedFields: number;
 		readonly messagesRenumbered: number;
+		/** Numbers that name another message in B, where either name is one the driver uses. */
+		readonly messagesReassigned: number;
 		readonly messagesRemoved: number;
 		readonly constantsChanged: number;
 		readonly incompatible: number;
@@ -205,6 +209,12 @@ export interface DiffSummary {
 		readonly newImplementations: number;
 		readonly reused: number;
 		readonly names: readonly string[];
+		/** Sub-interfaces the driver uses, and which of them needed new code. */
+		readonly used: {
+			readonly total: number;
+			readonly newImplementations: number;
+			readonly names: readonly string[];
+		};
 	};
 }
 
@@ -229,6 +239,8 @@ export interface AbiDiff {
 	/** The used closure: type names (union of both sides), and whether roots came from the packages. */
 	readonly used: {
 		readonly source: 'packages' | 'default';
+		/** The ABI members the roots came from (`'layouts.queueElement'`, `'fifo.bind'`), union of both sides. */
+		readonly members: readonly string[];
 		readonly types: readonly string[];
 		readonly functions: readonly string[];
 		readonly events: readonly string[];
@@ -364,6 +376,7 @@ export interface DiffOptions {
 		readonly types: readonly string[];
 		readonly constants?: readonly string[];
 		readonly tables?: readonly string[];
+		readonly members?: readonly string[];
 	};
 }
 
@@ -541,6 +554,7 @@ export function diffAbis(a: AbiModel, b: AbiModel, options: DiffOptions = {}): A
 			const prev = a.subInterfaces?.find((x) => x.name === s.name);
 			return {
 				name: s.name,
+				usedMembers: [...new Set([...s.used, ...(prev?.used ?? [])])].sort(),
 				implementedByA: prev?.implementedBy,
 				implementedByB: s.implementedBy,
 				newImplementation:
@@ -597,6 +611,7 @@ export function diffAbis(a: AbiModel, b: AbiModel, options: DiffOptions = {}): A
 			offsetShifts: fieldCount(usedChangedTypes, 'offset'),
 			renamedFields: fieldCount(usedChangedTypes, 'renamed'),
 			messagesRenumbered: [...functions.renumbered, ...events.renumbered].filter((m) => m.used).length,
+			messagesReassigned: [...functions.reassigned, ...events.reassigned].filter((r) => r.used).length,
 			messagesRemoved: [...functions.removed, ...events.removed].filter((m) => m.used).length,
 			constantsChanged: [...constChanged, ...constRemoved].filter((c) => c.used).length,
 			incompatible: incompatible.length,
@@ -609,6 +624,14 @@ export function diffAbis(a: AbiModel, b: AbiModel, options: DiffOptions = {}): A
 						newImplementations: subInterfaces.filter((s) => s.newImplementation).length,
 						reused: subInterfaces.filter((s) => !s.newImplementation).length,
 						names: subInterfaces.filter((s) => s.newImplementation).map((s) => s.name),
+						used: {
+							total: subInterfaces.filter((s) => s.usedMembers.length > 0).length,
+							newImplementations: subInterfaces.filter((s) => s.usedMembers.length > 0 && s.newImplementation)
+								.length,
+							names: subInterfaces
+								.filter((s) => s.usedMembers.length > 0 && s.newImplementation)
+								.map((s) => s.name),
+						},
 					},
 				}),
 	};
@@ -626,6 +649,9 @@ export function diffAbis(a: AbiModel, b: AbiModel, options: DiffOptions = {}): A
 		},
 		used: {
 			source: fromPackages ? 'packages' : 'default',
+			members: fromPackages
+				? [...new Set([...(a.used?.members ?? []), ...(b.used?.members ?? [])])].sort()
+				: [...(options.defaultRoots?.members ?? [])],
 			types: [...usedTypes].sort(),
 			functions: [...usedFunctions].sort(),
 			events: [...usedEvents].sort(),

@@ -12,7 +12,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import pc from 'picocolors';
 import { type AbiDiff, diffAbis } from './diff.ts';
 import { AbiDiffInputError, defaultRoots, loadAbi } from './load.ts';
-import { renderCheck, renderReport } from './report.ts';
+import { DEFAULT_REPORT_WIDTH, renderCheck, renderReport } from './report.ts';
 
 export * from './diff.ts';
 export * from './load.ts';
@@ -21,7 +21,8 @@ export * from './report.ts';
 
 /** Where the program writes. */
 export interface CliIo {
-	readonly stdout: { write(s: string): unknown };
+	/** Where the report goes; a terminal's `columns` (when `isTTY`) sets the width tables wrap to. */
+	readonly stdout: { write(s: string): unknown; readonly columns?: number; readonly isTTY?: boolean };
 	readonly stderr: { write(s: string): unknown };
 	/** Colour output (default: picocolors' detection — a TTY and no NO_COLOR). */
 	readonly color?: boolean;
@@ -36,6 +37,14 @@ interface DiffCliOptions {
 	all?: boolean;
 	color?: boolean;
 	limit?: number;
+	width?: number;
+}
+
+/** The width to fit: `--width`, else the terminal's columns, else {@link DEFAULT_REPORT_WIDTH}. */
+export function reportWidth(io: CliIo, option?: number): number {
+	if (option !== undefined) return option;
+	const cols = io.stdout.columns;
+	return io.stdout.isTTY === true && typeof cols === 'number' && cols > 0 ? cols : DEFAULT_REPORT_WIDTH;
 }
 
 /** Load and compare two ABIs (package names or manifest files). */
@@ -61,6 +70,11 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 			if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
 			return n;
 		})
+		.option('--width <n>', 'wrap tables to this many columns (default: the terminal width, or 120)', (v) => {
+			const n = Number(v);
+			if (!Number.isInteger(n) || n < 40) throw new InvalidArgumentError('must be an integer of at least 40');
+			return n;
+		})
 		.option('--no-color', 'disable colours')
 		.exitOverride()
 		.configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
@@ -83,6 +97,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 					renderReport(d, {
 						color,
 						all: opts.all === true,
+						width: reportWidth(io, opts.width),
 						...(opts.limit === undefined ? {} : { limit: opts.limit }),
 					}),
 				);

@@ -25,6 +25,8 @@ export interface SubInterfaceInfo {
 	readonly constants: readonly string[];
 	/** Constant families it re-derives per branch (`'enum:RM_ENGINE_TYPE'`, `'MC_ENGINE_IDX_*'`). */
 	readonly tables: readonly string[];
+	/** Its members the driver uses (empty: the driver does not use this sub-interface). */
+	readonly used: readonly string[];
 }
 
 /** What the driver uses of an ABI: the roots of the "used closure". */
@@ -39,6 +41,8 @@ export interface UsedRoots {
 	readonly constants: readonly string[];
 	/** Constant families the sub-interfaces re-derive per branch (a group name, or a `PREFIX*`). */
 	readonly tables: readonly string[];
+	/** The ABI members these roots came from (`'layouts.queueElement'`, `'fifo.bind'`), when known. */
+	readonly members?: readonly string[];
 }
 
 /** Whether constant `name` (of `group`) belongs to one of `tables`. */

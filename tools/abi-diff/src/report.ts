@@ -16,7 +16,12 @@ export interface ReportOptions {
 	readonly all?: boolean;
 	/** Rows per table before "… N more" (default 30). */
 	readonly limit?: number;
+	/** Terminal width the tables must fit (default 120); wide cells wrap onto more lines. */
+	readonly width?: number;
 }
+
+/** The width reports fit when the output is not a terminal. */
+export const DEFAULT_REPORT_WIDTH = 120;
 
 type Colors = ReturnType<typeof pc.createColors>;
 
@@ -24,12 +29,135 @@ const hex = (n: number | undefined) => (n === undefined ? '—' : `0x${n.toStrin
 const signed = (n: number) => (n > 0 ? `+${n}` : n < 0 ? `−${-n}` : '0');
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
-function table(head: string[], c: Colors): Table.Table {
-	return new Table({
-		head: head.map((h) => c.bold(h)),
-		style: { head: [], border: [] },
-		wordWrap: false,
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour sequences
+const ANSI = /\u001b\[[0-9;]*m/g;
+/** Printed width of a cell line (colour codes take no room). */
+const visible = (s: string) => s.replace(ANSI, '').length;
+/** Narrowest a wrapped column gets. */
+const MIN_COLUMN = 8;
+
+/**
+ * Break `text` into lines of at most `width` characters: after a comma or space where possible, else after
+ * `_`, `/`, `-` or `.` inside a long identifier, else inside the word. Coloured text is left alone (it is short:
+ * labels like `used`).
+ */
+export function wrapCell(text: string, width: number): string {
+	if (width < 1 || text.includes('\u001b')) return text;
+	const out: string[] = [];
+	for (const para of text.split('\n')) {
+		let rest = para;
+		while (rest.length > width) {
+			const window = rest.slice(0, width + 1);
+			// Break after the last comma that fits, or at the last space; inside the word if neither exists.
+			const comma = window.slice(0, width).lastIndexOf(',') + 1;
+			const space = window.lastIndexOf(' ');
+			// A C identifier or package name breaks after `_`, `/`, `-` or `.` rather than mid-word.
+			const head = window.slice(0, width);
+			const joint = Math.max(...['_', '/', '-', '.'].map((ch) => head.lastIndexOf(ch))) + 1;
+			const cut = Math.max(comma, space) > 0 ? Math.max(comma, space) : joint > width / 3 ? joint : 0;
+			if (cut > 0) {
+				out.push(rest.slice(0, cut).trimEnd());
+				rest = rest.slice(cut).trimStart();
+			} else {
+				out.push(rest.slice(0, width));
+				rest = rest.slice(width);
+			}
+		}
+		out.push(rest);
+	}
+	return out.join('\n');
+}
+
+/**
+ * A prose line wrapped at spaces to `width` (colour codes take no room); continuation lines are indented two
+ * more than the line's own indentation. A single word longer than the width stays whole.
+ */
+export function wrapProse(line: string, width: number): string {
+	if (visible(line) <= width) return line;
+	const indent = /^ */.exec(line)![0];
+	const hang = `${indent}  `;
+	const words = line.slice(indent.length).split(' ');
+	const lines: string[] = [];
+	let cur = indent;
+	for (const w of words) {
+		const atStart = cur.trim() === '';
+		if (!atStart && visible(cur) + 1 + visible(w) > width) {
+			lines.push(cur);
+			cur = hang + w;
+		} else cur = atStart ? cur + w : `${cur} ${w}`;
+	}
+	lines.push(cur);
+	return lines.join('\n');
+}
+
+/** Longest run a cell line cannot be broken in (split at spaces and after commas). */
+const longestWord = (cell: string) => Math.max(0, ...cell.split(/[\s\n]+|(?<=,)/).map((w) => visible(w)));
+
+/** Widest a column may stay unbroken when the table must shrink (labels, numbers, package names). */
+const KEEP_WHOLE = 24;
+
+/**
+ * Column widths for cells `rows` (header first) so the table fits `width` terminal columns. Columns keep their
+ * natural width when everything fits. Otherwise the widest columns are capped at one shared limit; a column
+ * whose longest word is short (≤ 24) is not capped below that word, so labels and numbers stay whole while long
+ * lists and identifiers wrap. If even that cannot fit, every column may go down to 8.
+ */
+export function fitColumns(rows: readonly (readonly string[])[], width: number): number[] {
+	const n = Math.max(0, ...rows.map((r) => r.length));
+	const col = (i: number) => rows.map((r) => r[i] ?? '');
+	const natural = Array.from({ length: n }, (_, i) =>
+		Math.max(1, ...col(i).map((c) => Math.max(0, ...c.split('\n').map(visible)))),
+	);
+	// cli-table3: one space of padding each side and a border between and around columns.
+	const budget = width - (3 * n + 1);
+	const sum = (ws: readonly number[]) => ws.reduce((a, b) => a + b, 0);
+	if (sum(natural) <= budget) return natural;
+	const fill = (floors: readonly number[]) => {
+		const at = (cap: number) => natural.map((w, i) => Math.max(floors[i]!, Math.min(w, cap)));
+		let lo = 1;
+		let hi = Math.max(...natural);
+		while (lo < hi) {
+			const cap = Math.ceil((lo + hi) / 2);
+			if (sum(at(cap)) <= budget) lo = cap;
+			else hi = cap - 1;
+		}
+		return at(lo);
+	};
+	const words = natural.map((w, i) => {
+		const word = Math.max(...col(i).map(longestWord));
+		return Math.min(w, word <= KEEP_WHOLE ? Math.max(word, MIN_COLUMN) : MIN_COLUMN);
 	});
+	if (sum(words) <= budget) return fill(words);
+	return fill(natural.map((w) => Math.min(w, MIN_COLUMN)));
+}
+
+/** A table whose rows are collected first, then laid out to fit the report width. */
+class FitTable {
+	readonly #head: string[];
+	readonly #rows: string[][] = [];
+
+	constructor(head: string[]) {
+		this.#head = head;
+	}
+
+	push(row: string[]): void {
+		this.#rows.push(row);
+	}
+
+	render(c: Colors, width: number): string {
+		const widths = fitColumns([this.#head, ...this.#rows], width);
+		const t = new Table({
+			head: this.#head.map((h, i) => c.bold(wrapCell(h, widths[i]!))),
+			style: { head: [], border: [] },
+			wordWrap: false,
+		});
+		for (const r of this.#rows) t.push(r.map((cell, i) => wrapCell(cell, widths[i]!)));
+		return t.toString();
+	}
+}
+
+function table(head: string[]): FitTable {
+	return new FitTable(head);
 }
 
 function limited<T>(rows: readonly T[], limit: number): { shown: readonly T[]; more: number } {
@@ -44,6 +172,7 @@ function section(out: string[], c: Colors, title: string, note?: string): void {
 export function renderReport(d: AbiDiff, options: ReportOptions = {}): string {
 	const c = pc.createColors(options.color === true);
 	const limit = options.limit ?? 30;
+	const width = options.width ?? DEFAULT_REPORT_WIDTH;
 	const all = options.all === true;
 	const used = (u: boolean) => (u ? c.yellow('used') : '');
 	const usage = (x: { used: boolean; derived: boolean }) =>
@@ -54,7 +183,7 @@ export function renderReport(d: AbiDiff, options: ReportOptions = {}): string {
 	out.push(c.bold(`abi-diff ${name(d.a)} → ${name(d.b)}`));
 	out.push(
 		c.dim(
-			`used closure: ${d.summary.used.types} types reachable from ${d.used.source === 'packages' ? "the packages' codecs and sub-interfaces" : "gspkit's default roots"}`,
+			`used closure: ${d.summary.used.types} types reachable from the ${d.used.members.length} ABI members gspkit's driver uses (core, gsp-rpc, falcon-boot, channel-sched)${d.used.source === 'packages' ? '' : ", as bound by gspkit's installed ABI packages"}`,
 		),
 	);
 
@@ -63,18 +192,18 @@ export function renderReport(d: AbiDiff, options: ReportOptions = {}): string {
 	section(out, c, c.red('Renumbered messages'), 'same name, new number — silent and dangerous');
 	if (renumbered.length === 0) out.push(c.green('  none'));
 	else {
-		const t = table(['kind', 'name', 'A', 'B', 'Δ', ''], c);
+		const t = table(['kind', 'name', 'A', 'B', 'Δ', '']);
 		for (const m of renumbered)
 			t.push([m.kind, m.name, hex(m.a), hex(m.b), signed((m.b ?? 0) - (m.a ?? 0)), used(m.used)]);
-		out.push(t.toString());
+		out.push(t.render(c, width));
 	}
 	const reassigned: Reassignment[] = [...d.messages.functions.reassigned, ...d.messages.events.reassigned];
 	section(out, c, c.red('Numbers that changed meaning'), 'old code receiving this number would misread it');
 	if (reassigned.length === 0) out.push(c.green('  none'));
 	else {
-		const t = table(['kind', 'number', 'in A', 'in B', ''], c);
+		const t = table(['kind', 'number', 'in A', 'in B', '']);
 		for (const r of reassigned) t.push([r.kind, hex(r.id), r.a, r.b, used(r.used)]);
-		out.push(t.toString());
+		out.push(t.render(c, width));
 	}
 
 	// 2. Added / removed messages.
@@ -114,11 +243,11 @@ export function renderReport(d: AbiDiff, options: ReportOptions = {}): string {
 	section(out, c, 'Size changes', all ? 'whole ABI' : 'used closure (--all for every type)');
 	if (sized.length === 0) out.push(c.green('  none'));
 	else {
-		const t = table(['type', 'A', 'B', 'Δ', ''], c);
+		const t = table(['type', 'A', 'B', 'Δ', '']);
 		const { shown, more } = limited(sized, limit);
 		for (const x of shown)
 			t.push([x.name, String(x.sizeA), String(x.sizeB), signed(x.sizeB - x.sizeA), used(x.used)]);
-		out.push(t.toString());
+		out.push(t.render(c, width));
 		if (more > 0) out.push(c.dim(`  … ${more} more`));
 	}
 	const fieldRows = (kind: FieldChange['kind']) =>
@@ -127,11 +256,11 @@ export function renderReport(d: AbiDiff, options: ReportOptions = {}): string {
 	section(out, c, 'Field offset shifts', all ? 'whole ABI' : 'used closure');
 	if (shifts.length === 0) out.push(c.green('  none'));
 	else {
-		const t = table(['type', 'field', 'A', 'B', 'Δ'], c);
+		const t = table(['type', 'field', 'A', 'B', 'Δ']);
 		const { shown, more } = limited(shifts, limit);
 		for (const { t: ty, f } of shown)
 			t.push([ty.name, f.field, String(f.a!.offset), String(f.b!.offset), signed(f.b!.offset - f.a!.offset)]);
-		out.push(t.toString());
+		out.push(t.render(c, width));
 		if (more > 0) out.push(c.dim(`  … ${more} more`));
 	}
 	const typeChanges = [
@@ -143,22 +272,22 @@ export function renderReport(d: AbiDiff, options: ReportOptions = {}): string {
 	section(out, c, 'Fields added, removed or retyped', all ? 'whole ABI' : 'used closure');
 	if (typeChanges.length === 0) out.push(c.green('  none'));
 	else {
-		const t = table(['type', 'field', 'change', 'A', 'B'], c);
+		const t = table(['type', 'field', 'change', 'A', 'B']);
 		const { shown, more } = limited(typeChanges, limit);
 		const at = (x: FieldChange['a']) => (x === undefined ? '—' : `${x.type} @${x.offset}, ${x.size} B`);
 		for (const { t: ty, f } of shown)
 			t.push([ty.name, f.field, f.kind + (f.reserved ? c.dim(' (reserved)') : ''), at(f.a), at(f.b)]);
-		out.push(t.toString());
+		out.push(t.render(c, width));
 		if (more > 0) out.push(c.dim(`  … ${more} more`));
 	}
 	const renames = fieldRows('renamed');
 	section(out, c, 'Renamed fields', 'same offset and size');
 	if (renames.length === 0) out.push(c.green('  none'));
 	else {
-		const t = table(['type', 'A name', 'B name', 'offset', 'size'], c);
+		const t = table(['type', 'A name', 'B name', 'offset', 'size']);
 		for (const { t: ty, f } of renames)
 			t.push([ty.name, f.field, f.renamedTo!, String(f.a!.offset), String(f.a!.size)]);
-		out.push(t.toString());
+		out.push(t.render(c, width));
 	}
 	section(out, c, 'Types added and removed');
 	out.push(
@@ -186,12 +315,12 @@ export function renderReport(d: AbiDiff, options: ReportOptions = {}): string {
 	);
 	if (consts.length === 0) out.push(c.green('  none'));
 	else {
-		const t = table(['name', 'group', 'A', 'B', ''], c);
+		const t = table(['name', 'group', 'A', 'B', '']);
 		const { shown, more } = limited(consts, limit);
 		const fmt = (v: string | undefined) =>
 			v === undefined ? '—' : /^\d+$/.test(v) && BigInt(v) > 9n ? `0x${BigInt(v).toString(16)}` : v;
 		for (const x of shown) t.push([x.name, x.group, fmt(x.a), fmt(x.b), usage(x)]);
-		out.push(t.toString());
+		out.push(t.render(c, width));
 		if (more > 0) out.push(c.dim(`  … ${more} more`));
 	}
 	out.push(
@@ -211,25 +340,33 @@ export function renderReport(d: AbiDiff, options: ReportOptions = {}): string {
 	// 5. Sub-interfaces.
 	if (d.subInterfaces !== undefined) {
 		section(out, c, 'Sub-interfaces', 'which needed a new implementation');
-		const t = table(['sub-interface', 'A code', 'B code', 'new code', 'changed types it binds'], c);
+		const t = table([
+			'sub-interface',
+			'A code',
+			'B code',
+			'new code',
+			'driver uses',
+			'changed types it binds',
+		]);
 		for (const s of d.subInterfaces) {
 			t.push([
 				s.name,
 				s.implementedByA ?? '—',
 				s.implementedByB,
 				s.newImplementation ? c.yellow('yes') : 'reused',
-				s.changedTypes.length <= 3
-					? s.changedTypes.join(', ')
-					: `${s.changedTypes.slice(0, 3).join(', ')} +${s.changedTypes.length - 3}`,
+				s.usedMembers.length === 0
+					? c.dim('—')
+					: `${s.usedMembers.length} member${s.usedMembers.length === 1 ? '' : 's'}`,
+				s.changedTypes.join(', '),
 			]);
 		}
-		out.push(t.toString());
+		out.push(t.render(c, width));
 	}
 
 	// 6. Summary.
 	section(out, c, 'Summary');
 	const s = d.summary;
-	const t = table(['metric', 'whole ABI', 'used closure'], c);
+	const t = table(['metric', 'whole ABI', 'used closure']);
 	t.push([
 		'functions (A → B)',
 		`${s.functions.a} → ${s.functions.b}: +${s.functions.added} (${s.functions.appended} appended), −${s.functions.removed}`,
@@ -241,7 +378,11 @@ export function renderReport(d: AbiDiff, options: ReportOptions = {}): string {
 		String(s.functions.renumbered + s.events.renumbered),
 		String(s.used.messagesRenumbered),
 	]);
-	t.push(['numbers that changed meaning', String(s.functions.reassigned + s.events.reassigned), '']);
+	t.push([
+		'numbers that changed meaning',
+		String(s.functions.reassigned + s.events.reassigned),
+		String(s.used.messagesReassigned),
+	]);
 	t.push([
 		'types (A → B)',
 		`${s.types.a} → ${s.types.b}: +${s.types.added}, −${s.types.removed}`,
@@ -264,7 +405,7 @@ export function renderReport(d: AbiDiff, options: ReportOptions = {}): string {
 		t.push([
 			'sub-interfaces with new code',
 			`${s.subInterfaces.newImplementations} of ${s.subInterfaces.total} (${s.subInterfaces.names.join(', ') || 'none'})`,
-			`${s.subInterfaces.reused} reused`,
+			`${s.subInterfaces.used.newImplementations} of ${s.subInterfaces.used.total} used (${s.subInterfaces.used.names.join(', ') || 'none'})`,
 		]);
 	}
 	t.push([
@@ -272,8 +413,9 @@ export function renderReport(d: AbiDiff, options: ReportOptions = {}): string {
 		'',
 		s.used.incompatible === 0 ? c.green('0') : c.red(String(s.used.incompatible)),
 	]);
-	out.push(t.toString());
-	return `${out.join('\n')}\n`;
+	out.push(t.render(c, width));
+	// Tables were laid out to the width already; prose lines wrap here.
+	return `${out.map((l) => (l.includes('\n') ? l : wrapProse(l, width))).join('\n')}\n`;
 }
 
 /** The `--check` verdict lines. */

@@ -81,6 +81,9 @@ describe('abi-diff (in-process)', () => {
 		const j = JSON.parse(out);
 		expect(j.used.source).toBe('default');
 		expect(j.used.types).toContain('GspStaticConfigInfo');
+		// The default roots are what the driver uses of the installed packages: the same closure as by name.
+		expect(j.summary.used.types).toBe(75);
+		expect(j.used.members).toHaveLength(52);
 		expect(j.subInterfaces).toBeUndefined();
 		expect(j.summary.events.renumbered).toBe(3);
 	});
@@ -108,6 +111,29 @@ describe('abi-diff (in-process)', () => {
 		expect(bad.code).toBe(EXIT.usage);
 		expect(bad.err).toContain('not a layout manifest');
 		expect((await run('a', 'b', '--limit', '0')).code).toBe(EXIT.usage);
+	});
+
+	it('tables and prose fit --width, the terminal width, or 120 when not a terminal', async () => {
+		const widest = (text: string) => Math.max(...text.split('\n').map((l) => [...l].length));
+		const narrow = await run('@gspkit/abi-r535', '@gspkit/abi-r570', '--width', '90');
+		expect(widest(narrow.out)).toBeLessThanOrEqual(90);
+		expect(widest(narrow.out)).toBeGreaterThan(80); // it uses the room it has
+		// A wrapped cell keeps every character: the long identifiers are split, not cut.
+		expect(narrow.out.replace(/[\s│]/g, '')).toContain('NV2080_CTRL_BIOS_GET_SKU_INFO_PARAMS');
+		const tty = async (columns: number, isTTY: boolean) => {
+			let out = '';
+			await main(['@gspkit/abi-r535', '@gspkit/abi-r570'], {
+				stdout: { write: (s: string) => (out += s), columns, isTTY },
+				stderr: { write: () => undefined },
+				color: false,
+			});
+			return out;
+		};
+		expect(widest(await tty(100, true))).toBeLessThanOrEqual(100);
+		const piped = widest(await tty(60, false));
+		expect(piped).toBeLessThanOrEqual(120);
+		expect(piped).toBeGreaterThan(100);
+		expect((await run('@gspkit/abi-r535', '@gspkit/abi-r570', '--width', '20')).code).toBe(EXIT.usage);
 	});
 
 	it('--help exits 0', async () => {

@@ -3,8 +3,10 @@
  * classification rules on small synthetic manifests.
  */
 import type { LayoutManifest, ManifestType } from '@gspkit/abi';
+import { abi as r535 } from '@gspkit/abi-r535';
+import { abi as r570 } from '@gspkit/abi-r570';
 import { describe, expect, it } from 'vitest';
-import { compare, diffAbis, modelOf } from '../src/index.ts';
+import { compare, diffAbis, modelOf, packageRoots } from '../src/index.ts';
 
 const d = await compare('@gspkit/abi-r535', '@gspkit/abi-r570');
 const change = (name: string) => d.types.changed.find((t) => t.name === name);
@@ -115,22 +117,25 @@ describe('r535 → r570 (gsp-rpc.md §3)', () => {
 		const last = d.constants.changed.find((c) => c.name === 'RM_ENGINE_TYPE_LAST')!;
 		expect([Number(last.a), Number(last.b)]).toEqual([0x3e, 0x54]);
 		expect(last.derived).toBe(true);
+		// The constructed-falcon control moved, but only fifo.constructedFalcons sends it and the driver never
+		// calls that member: reported, not counted against the driver.
 		expect(d.constants.moved).toContainEqual(
 			expect.objectContaining({
 				a: 'NV2080_CTRL_CMD_INTERNAL_GET_CONSTRUCTED_FALCON_INFO',
 				b: 'NV2080_CTRL_CMD_GPU_GET_CONSTRUCTED_FALCON_INFO',
 				valueA: String(0x20800a42),
 				valueB: String(0x208001b0),
-				used: true,
+				used: false,
 			}),
 		);
 		expect(d.constants.added.map((c) => c.name)).toContain('RM_ENGINE_TYPE_COPY10');
+		// The heap minimum doubled, but only wpr.heapParams reads it and the driver does not use wpr.
 		expect(
 			d.constants.changed.find((c) => c.name === 'GSP_FW_HEAP_SIZE_OVERRIDE_LIBOS3_BAREMETAL_MIN_MB'),
 		).toMatchObject({
 			a: '84',
 			b: '170',
-			used: true,
+			used: false,
 		});
 	});
 
@@ -138,37 +143,153 @@ describe('r535 → r570 (gsp-rpc.md §3)', () => {
 		expect(d.types.renamed).toContainEqual({
 			a: 'NV2080_CTRL_INTERNAL_GET_CONSTRUCTED_FALCON_INFO_PARAMS',
 			b: 'NV2080_CTRL_GPU_GET_CONSTRUCTED_FALCON_INFO_PARAMS',
-			used: true,
+			used: false,
 		});
 	});
 
-	it('used closure: roots from both packages, closure over field types, share of changed used types', () => {
+	it('used closure: roots are the members the driver uses, followed through what each binds', () => {
 		expect(d.used.source).toBe('packages');
+		expect(d.used.members).toHaveLength(52); // 15 gsp-rpc layouts + 29 sub-interface members + 2 types + 6 constants (core's externally owned VA spaces)
+		for (const m of ['layouts.queueElement', 'fifo.workSubmitToken', 'gr.queryTopology', 'boot.wprMeta'])
+			expect(d.used.members, m).toContain(m);
+		for (const m of ['fifo.constructedFalcons', 'gr.contextBuffersInfo', 'device.setNotification'])
+			expect(d.used.members, m).not.toContain(m);
 		for (const t of [
 			'GSP_MSG_QUEUE_ELEMENT',
 			'GspStaticConfigInfo',
 			'ACPI_METHOD_DATA',
 			'NV2080_CTRL_BIOS_GET_SKU_INFO_PARAMS',
+			// r570's gr.queryTopology sends the FERMI GPC/TPC controls.
+			'NV2080_CTRL_GPU_GET_FERMI_TPC_INFO_PARAMS',
 		]) {
 			expect(d.used.types, t).toContain(t);
 		}
-		expect(d.used.types).not.toContain('NV0073_CTRL_CMD_DP_GET_CAPS_PARAMS'); // display: not used by the core
+		// Bound by members or layouts the driver never calls or reads.
+		for (const t of [
+			'NV0073_CTRL_CMD_DP_GET_CAPS_PARAMS',
+			'NV2080_CTRL_INTERNAL_GET_CONSTRUCTED_FALCON_INFO_PARAMS',
+			'NV2080_CTRL_GPU_GET_CONSTRUCTED_FALCON_INFO_PARAMS',
+			'NV2080_CTRL_INTERNAL_STATIC_GR_GET_CONTEXT_BUFFERS_INFO_PARAMS',
+			'NV2080_CTRL_EVENT_SET_NOTIFICATION_PARAMS',
+			'rpc_os_error_log_v17_00',
+			'rpc_post_event_v17_00',
+		]) {
+			expect(d.used.types, t).not.toContain(t);
+		}
 		expect(change('NV0073_CTRL_CMD_DP_GET_CAPS_PARAMS')!.used).toBe(false);
-		const s = d.summary.used;
-		expect(s.types).toBe(d.used.types.length);
-		expect(s.changedShare).toBeCloseTo(s.changedTypes / s.types, 10);
-		expect(s.changedTypes).toBeGreaterThanOrEqual(s.sizeChanges);
-		expect(s.messagesRenumbered).toBe(1); // GSP_LOCKDOWN_NOTICE
+	});
+
+	it('headline figures of the used closure (hand-verified: see the comment)', () => {
+		// Checked independently of abi-diff: a Python script that reads the two manifest JSON files, takes the C
+		// types each used member binds (written down by hand from the sub-interface code), closes over
+		// `struct X`/`union X` field types and compares kind/size/align/fields — 73 types; 12 changed
+		// (ACPI_METHOD_DATA, GSP_ARGUMENTS_CACHED, GspFwWprMeta, GspStaticConfigInfo, GspSystemInfo,
+		// MESSAGE_QUEUE_INIT_ARGUMENTS, MUX_METHOD_DATA, NV0000_ALLOC_PARAMETERS, NV0080_CTRL_GPU_GET_SRIOV_CAPS_PARAMS,
+		// NV2080_CTRL_BIOS_GET_SKU_INFO_PARAMS, NV_CHANNEL_ALLOC_PARAMS, rpc_rc_triggered_v17_02), 2 removed
+		// (GspSMInfo_t, NV2080_CTRL_GPU_GET_FERMI_ZCULL_INFO_PARAMS), 3 added (EcidManufacturingInfo,
+		// FW_WPR_LAYOUT_OFFSET, GSP_PCIE_CONFIG_REG) = 17 = 23.3%; 11 size changes (all changed but the WPR meta);
+		// 82 field offset shifts. The old roots (everything the packages bind) gave 83 types; the 10 dropped are
+		// exactly the types of constructedFalcons (both names), contextBuffersInfo, setNotification and the
+		// OS_ERROR_LOG / POST_EVENT layouts. Core's externally owned VA spaces add two types read from the
+		// manifest by name, NV0080_CTRL_DMA_(UN)SET_PAGE_DIRECTORY_PARAMS — identical in both branches (32 B:
+		// physAddress@0 u64, numEntries@8, flags@12, hVASpace@16, chId@20, subDeviceId@24, pasid@28; 8 B:
+		// hVASpace@0, subDeviceId@4) — so 75 types, still 17 changed = 22.7%.
+		expect(d.summary.used).toEqual({
+			types: 75,
+			changedTypes: 17,
+			changedShare: 17 / 75,
+			sizeChanges: 11,
+			offsetShifts: 82,
+			renamedFields: 0,
+			messagesRenumbered: 1, // GSP_LOCKDOWN_NOTICE
+			messagesReassigned: 3, // 0x101b (SEND_USER_SHARED_DATA), 0x101c and 0x101d (LOCKDOWN_NOTICE)
+			messagesRemoved: 1, // GSP_SEND_USER_SHARED_DATA, which r535's gsp.ignoredEvents names
+			constantsChanged: 0,
+			incompatible: 18, // 5 message + 11 size + 2 removed types
+		});
+		expect(
+			d.types.changed
+				.filter((t) => t.used)
+				.map((t) => t.name)
+				.sort(),
+		).toEqual([
+			'ACPI_METHOD_DATA',
+			'GSP_ARGUMENTS_CACHED',
+			'GspFwWprMeta',
+			'GspStaticConfigInfo',
+			'GspSystemInfo',
+			'MESSAGE_QUEUE_INIT_ARGUMENTS',
+			'MUX_METHOD_DATA',
+			'NV0000_ALLOC_PARAMETERS',
+			'NV0080_CTRL_GPU_GET_SRIOV_CAPS_PARAMS',
+			'NV2080_CTRL_BIOS_GET_SKU_INFO_PARAMS',
+			'NV_CHANNEL_ALLOC_PARAMS',
+			'rpc_rc_triggered_v17_02',
+		]);
+		expect(d.types.removed.filter((n) => d.used.types.includes(n))).toEqual([
+			'GspSMInfo_t',
+			'NV2080_CTRL_GPU_GET_FERMI_ZCULL_INFO_PARAMS',
+		]);
 		expect(d.summary.types.changed).toBe(29);
 	});
 
-	it('sub-interfaces: 4 of 16 needed new code (gsp, wpr, fifo, gr); client is reused though its type grew', () => {
+	it('a use list naming fewer members gives a smaller closure (roots follow the members)', () => {
+		const only = { layouts: [], subInterfaces: { fifo: ['constructedFalcons'] } };
+		const a = modelOf('a', r535.manifest, { used: packageRoots(r535, only).used });
+		const b = modelOf('b', r570.manifest, { used: packageRoots(r570, only).used });
+		const small = diffAbis(a, b);
+		expect(small.used.types).toEqual([
+			'NV2080_CTRL_GPU_CONSTRUCTED_FALCON_INFO',
+			'NV2080_CTRL_GPU_GET_CONSTRUCTED_FALCON_INFO_PARAMS',
+			'NV2080_CTRL_INTERNAL_CONSTRUCTED_FALCON_INFO',
+			'NV2080_CTRL_INTERNAL_GET_CONSTRUCTED_FALCON_INFO_PARAMS',
+		]);
+		expect(small.incompatible).toContainEqual({
+			category: 'constant',
+			what: 'NV2080_CTRL_CMD_INTERNAL_GET_CONSTRUCTED_FALCON_INFO',
+			detail: 'moved to NV2080_CTRL_CMD_GPU_GET_CONSTRUCTED_FALCON_INFO (0x208001b0)',
+		});
+		// fifo's shared engine tables come along with any fifo member.
+		expect(small.used.tables).toContain('enum:RM_ENGINE_TYPE');
+	});
+
+	it('C types and constants read from the manifest by name are roots too', () => {
+		const r = packageRoots(r570, {
+			layouts: [],
+			subInterfaces: {},
+			types: ['NV0080_CTRL_DMA_SET_PAGE_DIRECTORY_PARAMS', 'NoSuchType'],
+			constants: ['NV0080_CTRL_CMD_DMA_SET_PAGE_DIRECTORY', 'NV_VGPU_MSG_EVENT_GSP_LOCKDOWN_NOTICE'],
+		});
+		expect(r.used.types).toEqual(['NV0080_CTRL_DMA_SET_PAGE_DIRECTORY_PARAMS']);
+		expect(r.used.constants).toEqual(['NV0080_CTRL_CMD_DMA_SET_PAGE_DIRECTORY']);
+		expect(r.used.events).toContain('GSP_LOCKDOWN_NOTICE');
+		expect(r.missing).toEqual(['manifest.NoSuchType']);
+	});
+
+	it('a listed member an ABI lacks is reported as missing, not silently dropped', () => {
+		const r = packageRoots(r570, {
+			layouts: ['queueElement', 'nope'],
+			subInterfaces: { fifo: ['bind', 'gone'] },
+		});
+		expect(r.missing).toEqual(['fifo.gone', 'layouts.nope']);
+		expect(r.used.members).toEqual(['fifo.bind', 'layouts.queueElement']);
+		// Both packages provide every member the driver uses — fifo.workSubmitToken included, so channel-sched
+		// takes the ABI's control rather than its hand-encoded fallback.
+		expect(packageRoots(r570).missing).toEqual([]);
+		expect(packageRoots(r535).missing).toEqual([]);
+		expect(packageRoots(r535).used.members).toContain('fifo.workSubmitToken');
+	});
+
+	it('sub-interfaces: 4 of 16 needed new code (gsp, wpr, fifo, gr), 3 of the 11 the driver uses', () => {
 		expect(d.summary.subInterfaces).toEqual({
 			total: 16,
 			newImplementations: 4,
 			reused: 12,
 			names: ['gsp', 'wpr', 'fifo', 'gr'],
+			used: { total: 11, newImplementations: 3, names: ['gsp', 'fifo', 'gr'] },
 		});
+		expect(d.subInterfaces!.find((s) => s.name === 'wpr')!.usedMembers).toEqual([]);
+		expect(d.subInterfaces!.find((s) => s.name === 'gr')!.usedMembers).toEqual(['queryTopology']);
 		const client = d.subInterfaces!.find((s) => s.name === 'client')!;
 		expect(client).toMatchObject({ newImplementation: false, changedTypes: ['NV0000_ALLOC_PARAMETERS'] });
 		expect(d.subInterfaces!.find((s) => s.name === 'rpc')!.changedTypes).toEqual([]);
@@ -181,6 +302,7 @@ describe('r535 → r570 (gsp-rpc.md §3)', () => {
 			detail: 'renumbered 0x101d → 0x101c',
 		});
 		expect(d.incompatible.map((i) => i.what)).toContain('GspStaticConfigInfo');
+		expect(d.incompatible.filter((i) => i.category === 'constant')).toEqual([]);
 		expect(d.incompatible.map((i) => i.what)).not.toContain('GspFwWprMeta');
 		expect(d.incompatible.some((i) => i.what.startsWith('MC_ENGINE_IDX_'))).toBe(false); // re-derived, not pinned
 	});

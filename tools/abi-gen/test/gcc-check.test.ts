@@ -1,8 +1,9 @@
 /**
  * An independent check of the DWARF reader: for every struct and union in the committed manifests, a C
  * program compiled from the same headers prints `sizeof`, `_Alignof` and the `offsetof`/`sizeof` of every
- * field (through anonymous members and nested anonymous types), finds each bit-field's bits by setting it
- * in a zeroed object, and prints every constant. All must equal the manifest.
+ * field (through anonymous members, nested anonymous types and element [0] of arrays of anonymous types),
+ * finds each bit-field's bits by setting it in a zeroed object, and prints every constant. All must equal the
+ * manifest.
  */
 
 import { execFileSync } from 'node:child_process';
@@ -43,7 +44,10 @@ function addType(p: Probe, m: LayoutManifest, t: ManifestType, spelled: string):
 	check(':align', `_Alignof(${spelled})`, t.align);
 	const walk = (rec: ManifestType, prefix: string, base: number) => {
 		for (const f of rec.fields) {
-			const inner = /^(?:struct|union) (.+?)$/.exec(f.type)?.[1];
+			// `struct X.levels[6]` → the record `X.levels` and its array dimensions (`[6]`, or `[]` when flexible).
+			const rm = /^(?:struct|union) ([^[\]]+)((?:\[\d*\])*)$/.exec(f.type);
+			const inner = rm?.[1];
+			const dims = rm?.[2]?.match(/\[\d*\]/g)?.length ?? 0;
 			if (f.name.startsWith('@anon')) {
 				// Members of an anonymous member are reached directly from the outer type.
 				walk(types.get(inner!)!, prefix, base + f.offset);
@@ -62,7 +66,9 @@ function addType(p: Probe, m: LayoutManifest, t: ManifestType, spelled: string):
 			}
 			check(`.${path}:offset`, `__builtin_offsetof(${spelled}, ${path})`, base + f.offset);
 			if (!f.type.endsWith('[]')) check(`.${path}:size`, `sizeof(((${spelled} *)0)->${path})`, f.size);
-			if (inner?.includes('.') && !f.type.includes('[')) walk(types.get(inner)!, `${path}.`, base + f.offset);
+			// An anonymous record type is checked only through its parent — as the member itself, or, for an array
+			// of them, through element [0] (its fields' offsets within the element equal those within [0]).
+			if (inner?.includes('.')) walk(types.get(inner)!, `${path}${'[0]'.repeat(dims)}.`, base + f.offset);
 		}
 	};
 	walk(t, '', 0);
@@ -101,6 +107,7 @@ describe.skipIf(SKIP_REASON !== '')(
 				const m = committedManifest(key);
 				const inherited = new Set(committedInherited(key)?.types ?? []);
 				const parent = findBranch(key).inherits?.from;
+				const checked = new Set<string>();
 				// Types a branch inherits are checked against the older branch's headers, where they are defined.
 				for (const setKey of parent ? [key, parent] : [key]) {
 					const text = headerText(setKey);
@@ -116,7 +123,15 @@ describe.skipIf(SKIP_REASON !== '')(
 						.map(([k, v]) => `${k}: manifest ${v}, gcc ${got.get(k)}`);
 					expect(mismatches).toEqual([]);
 					expect(probe.expected.size).toBeGreaterThan(100);
+					for (const k of probe.expected.keys()) checked.add(k);
 				}
+				// Fields of anonymous records inside arrays are reached through element [0] (fixed and flexible).
+				for (const k of [
+					'NV90F1_CTRL_VASPACE_COPY_SERVER_RESERVED_PDES_PARAMS.levels[0].pageShift:offset',
+					'NV0073_CTRL_SPECIFIC_GET_CONNECTOR_DATA_PARAMS.data[0].index:offset',
+				])
+					expect(checked, k).toContain(k);
+				expect([...checked].some((k) => k.startsWith('pte_desc.pte_pde[0].'))).toBe(true);
 			});
 
 			it(`${key}: every constant has the value gcc computes`, () => {

@@ -13,20 +13,22 @@ import { build, R535_PACKAGE } from '../util.ts';
 
 /** Build the `client` sub-interface on `ctx`'s layouts. */
 export function createClientApi(ctx: AbiContext): ClientApi {
-	return ctx.build('client', R535_PACKAGE, 'createClientApi', () => {
-		const layout = ctx.bind(ROOT_ALLOC);
-		return {
-			layout,
-			allocParams: (p: {
-				readonly hClient: number;
-				readonly processID?: number;
-				readonly processName?: string;
-			}) =>
-				build(layout, {
-					hClient: p.hClient,
-					processID: p.processID ?? 0xffffffff,
-					processName: p.processName ?? '',
-				}),
-		};
-	});
+	return ctx.build('client', R535_PACKAGE, 'createClientApi', () =>
+		ctx.members({
+			layout: () => ctx.bind(ROOT_ALLOC),
+			allocParams: () => {
+				const layout = ctx.bind(ROOT_ALLOC);
+				return (p: {
+					readonly hClient: number;
+					readonly processID?: number;
+					readonly processName?: string;
+				}) =>
+					build(layout, {
+						hClient: p.hClient,
+						processID: p.processID ?? 0xffffffff,
+						processName: p.processName ?? '',
+					});
+			},
+		}),
+	);
 }

@@ -35,37 +35,49 @@ export function topology(
 	});
 }
 
+/** One `NV2080_CTRL_INTERNAL_ENGINE_CONTEXT_BUFFER_INFO`. */
+interface BufferInfo {
+	readonly size: number;
+	readonly alignment: number;
+}
+
 /** `contextBuffersInfo` for a branch (the params shape differs: 25 buffer kinds in r535, 26 in r570). */
 export function contextBuffersControl(
 	ctx: AbiContext,
 	spec: typeof GR_GET_CONTEXT_BUFFERS_INFO_R535 = GR_GET_CONTEXT_BUFFERS_INFO_R535,
 ): Pick<GrApi, 'contextBuffersInfo'> {
-	const layout = ctx.bind(spec);
-	const cmd = ctx.constant('NV2080_CTRL_CMD_INTERNAL_STATIC_KGR_GET_CONTEXT_BUFFERS_INFO');
-	return {
-		contextBuffersInfo: () =>
-			controlCall('NV2080_CTRL_CMD_INTERNAL_STATIC_KGR_GET_CONTEXT_BUFFERS_INFO', cmd, layout, {}, (v) =>
-				v.engineContextBuffersInfo[0]!.engine.map((e) => ({ size: e.size, alignment: e.alignment })),
-			),
+	const contextBuffersInfo = (): GrApi['contextBuffersInfo'] => {
+		const layout = ctx.bind(spec);
+		const cmd = ctx.constant('NV2080_CTRL_CMD_INTERNAL_STATIC_KGR_GET_CONTEXT_BUFFERS_INFO');
+		return () =>
+			controlCall('NV2080_CTRL_CMD_INTERNAL_STATIC_KGR_GET_CONTEXT_BUFFERS_INFO', cmd, layout, {}, (v) => {
+				// tsc's incremental re-check of this file alone can widen this deep reply type (8 × 25 structs) to a
+				// generic record; the shape bound above pins `size` and `alignment` (u32) at run time.
+				const engine = v.engineContextBuffersInfo[0]!.engine as unknown as readonly BufferInfo[];
+				return engine.map((e) => ({ size: e.size, alignment: e.alignment }));
+			});
 	};
+	return ctx.members({ contextBuffersInfo });
 }
 
 /** Build r535's `gr` sub-interface: topology from static info. */
 export function createGrApi(ctx: AbiContext): GrApi {
-	return ctx.build('gr', R535_PACKAGE, 'createGrApi', () => {
-		const staticGr = ctx.bind(STATIC_CONFIG_INFO_GR_R535);
-		return {
-			topologySource: 'static-info' as const,
-			topologyControls: Object.freeze([]),
-			async queryTopology({ staticInfo }) {
-				const v = decode(staticGr, staticInfo, 0, { snapshot: false });
-				return topology(
-					v.gpcInfo.gpcMask,
-					v.tpcInfo.map((t) => t.tpcMask),
-					'static-info',
-				);
+	return ctx.build('gr', R535_PACKAGE, 'createGrApi', () => ({
+		topologySource: 'static-info' as const,
+		topologyControls: Object.freeze([]),
+		...ctx.members({
+			queryTopology: () => {
+				const staticGr = ctx.bind(STATIC_CONFIG_INFO_GR_R535);
+				return async ({ staticInfo }: Parameters<GrApi['queryTopology']>[0]) => {
+					const v = decode(staticGr, staticInfo, 0, { snapshot: false });
+					return topology(
+						v.gpcInfo.gpcMask,
+						v.tpcInfo.map((t) => t.tpcMask),
+						'static-info',
+					);
+				};
 			},
-			...contextBuffersControl(ctx),
-		};
-	});
+		}),
+		...contextBuffersControl(ctx),
+	}));
 }

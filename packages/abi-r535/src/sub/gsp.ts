@@ -81,60 +81,69 @@ export function rmArgsCommon(p: RmArgsInput) {
 }
 
 /** The unload/suspend message (`newLevel` 0 or `GPU_LEVEL_3`). */
-export function unloadEncoder(ctx: AbiContext) {
-	const layout = ctx.bind(UNLOADING_GUEST_DRIVER);
-	const level3 = ctx.constant('NV2080_CTRL_GPU_SET_POWER_STATE_GPU_LEVEL_3');
-	const level0 = ctx.constant('NV2080_CTRL_GPU_SET_POWER_STATE_GPU_LEVEL_0');
-	return {
-		unloadLayout: layout,
-		encodeUnload: (p: { readonly suspend?: boolean; readonly gc6?: boolean } = {}) =>
-			build(layout, {
-				bInPMTransition: p.suspend === true ? 1 : 0,
-				bGc6Entering: p.gc6 === true ? 1 : 0,
-				newLevel: p.suspend === true ? level3 : level0,
-			}),
-	};
+export function unloadEncoder(ctx: AbiContext): Pick<GspApi, 'unloadLayout' | 'encodeUnload'> {
+	return ctx.members({
+		unloadLayout: () => ctx.bind(UNLOADING_GUEST_DRIVER),
+		encodeUnload: () => {
+			const layout = ctx.bind(UNLOADING_GUEST_DRIVER);
+			const level3 = ctx.constant('NV2080_CTRL_GPU_SET_POWER_STATE_GPU_LEVEL_3');
+			const level0 = ctx.constant('NV2080_CTRL_GPU_SET_POWER_STATE_GPU_LEVEL_0');
+			return (p: { readonly suspend?: boolean; readonly gc6?: boolean } = {}) =>
+				build(layout, {
+					bInPMTransition: p.suspend === true ? 1 : 0,
+					bGc6Entering: p.gc6 === true ? 1 : 0,
+					newLevel: p.suspend === true ? level3 : level0,
+				});
+		},
+	});
 }
 
 /** Build r535's `gsp` sub-interface. */
 export function createGspApi(ctx: AbiContext): GspApi {
-	return ctx.build('gsp', R535_PACKAGE, 'createGspApi', () => {
-		const argumentsCachedLayout = ctx.bind(ARGUMENTS_CACHED);
-		const args535 = ctx.bind(ARGUMENTS_CACHED_R535);
-		const systemInfoLayout = ctx.bind(SYSTEM_INFO);
-		const staticInfoLayout = ctx.bind(STATIC_CONFIG_INFO);
-		const level3 = ctx.constant('NV2080_CTRL_GPU_SET_POWER_STATE_GPU_LEVEL_3');
-		const ignored = ['PERF_BRIDGELESS_INFO_UPDATE', 'UCODE_LIBOS_PRINT', 'GSP_SEND_USER_SHARED_DATA'].map(
-			(n) => ctx.constant(`NV_VGPU_MSG_EVENT_${n}`),
-		);
-		return {
-			argumentsCachedLayout,
-			systemInfoLayout,
-			staticInfoLayout,
-			...unloadEncoder(ctx),
-			encodeRmArgs: (p: RmArgsInput) => {
-				const c = rmArgsCommon(p);
-				return build(args535, {
-					...c,
-					messageQueueInitArguments: {
-						...c.messageQueueInitArguments,
-						locklessCmdQueueOffset: 0n,
-						locklessStatQueueOffset: 0n,
-					},
-					// r535 resumes with flags 0 (nouveau r535_gsp_set_rmargs); r570 adds the PM-transition flags.
-					srInitArguments:
-						p.resume === true
-							? { oldLevel: level3, flags: 0, bInPMTransition: 1 }
-							: { oldLevel: 0, flags: 0, bInPMTransition: 0 },
-				});
+	return ctx.build('gsp', R535_PACKAGE, 'createGspApi', () => ({
+		...unloadEncoder(ctx),
+		...ctx.members({
+			argumentsCachedLayout: () => ctx.bind(ARGUMENTS_CACHED),
+			systemInfoLayout: () => ctx.bind(SYSTEM_INFO),
+			staticInfoLayout: () => ctx.bind(STATIC_CONFIG_INFO),
+			encodeRmArgs: () => {
+				const args535 = ctx.bind(ARGUMENTS_CACHED_R535);
+				const level3 = ctx.constant('NV2080_CTRL_GPU_SET_POWER_STATE_GPU_LEVEL_3');
+				return (p: RmArgsInput) => {
+					const c = rmArgsCommon(p);
+					return build(args535, {
+						...c,
+						messageQueueInitArguments: {
+							...c.messageQueueInitArguments,
+							locklessCmdQueueOffset: 0n,
+							locklessStatQueueOffset: 0n,
+						},
+						// r535 resumes with flags 0 (nouveau r535_gsp_set_rmargs); r570 adds the PM-transition flags.
+						srInitArguments:
+							p.resume === true
+								? { oldLevel: level3, flags: 0, bInPMTransition: 1 }
+								: { oldLevel: 0, flags: 0, bInPMTransition: 0 },
+					});
+				};
 			},
-			encodeSystemInfo: (p: SystemInfoInput) => build(systemInfoLayout, systemInfoCommon(p)),
-			decodeStaticInfo(payload: ByteSource): StaticInfo {
-				const v = decode(staticInfoLayout, payload, 0, { snapshot: false });
-				return { ...staticInfoCommon(v), raw: v };
+			encodeSystemInfo: () => {
+				const layout = ctx.bind(SYSTEM_INFO);
+				return (p: SystemInfoInput) => build(layout, systemInfoCommon(p));
 			},
-			ignoredEvents: Object.freeze(ignored),
-			suspendResumeDataSize: (meta: WprMeta) => meta.gspFwWprEnd - meta.gspFwWprStart,
-		};
-	});
+			decodeStaticInfo: () => {
+				const layout = ctx.bind(STATIC_CONFIG_INFO);
+				return (payload: ByteSource): StaticInfo => {
+					const v = decode(layout, payload, 0, { snapshot: false });
+					return { ...staticInfoCommon(v), raw: v };
+				};
+			},
+			ignoredEvents: () =>
+				Object.freeze(
+					['PERF_BRIDGELESS_INFO_UPDATE', 'UCODE_LIBOS_PRINT', 'GSP_SEND_USER_SHARED_DATA'].map((n) =>
+						ctx.constant(`NV_VGPU_MSG_EVENT_${n}`),
+					),
+				),
+			suspendResumeDataSize: () => (meta: WprMeta) => meta.gspFwWprEnd - meta.gspFwWprStart,
+		}),
+	}));
 }

@@ -84,7 +84,8 @@ export function createLibosApi(ctx: AbiContext): LibosApi {
 			decodeRegions(src: ByteSource): LibosRegion[] {
 				const u8 = toBytes(src).u8;
 				const out: LibosRegion[] = [];
-				for (let off = 0; off + layout.size <= u8.length; off += layout.size) {
+				for (let off = 0; off < PAGE; off += layout.size) {
+					// A page that stops before its terminating entry (or its end) is cut short: decode() says so.
 					const r = decode(layout, u8, off, { snapshot: false });
 					if (r.id8 === 0n) break;
 					const k = kindName.get(r.kind);

@@ -14,35 +14,47 @@ import { R570_PACKAGE } from '../util.ts';
 /** Build r570's `gr` sub-interface. */
 export function createGrApi(ctx: AbiContext): GrApi {
 	return ctx.build('gr', R570_PACKAGE, 'createGrApi', () => {
-		const gpcLayout = ctx.bind(specs.GPC_INFO);
-		const tpcLayout = ctx.bind(specs.TPC_INFO);
-		const gpc = {
-			name: 'NV2080_CTRL_CMD_GPU_GET_FERMI_GPC_INFO',
-			cmd: ctx.constant('NV2080_CTRL_CMD_GPU_GET_FERMI_GPC_INFO'),
-			params: gpcLayout,
-		};
-		const tpc = {
-			name: 'NV2080_CTRL_CMD_GPU_GET_FERMI_TPC_INFO',
-			cmd: ctx.constant('NV2080_CTRL_CMD_GPU_GET_FERMI_TPC_INFO'),
-			params: tpcLayout,
+		const controls = () => {
+			const gpcLayout = ctx.bind(specs.GPC_INFO);
+			const tpcLayout = ctx.bind(specs.TPC_INFO);
+			return {
+				gpc: {
+					name: 'NV2080_CTRL_CMD_GPU_GET_FERMI_GPC_INFO',
+					cmd: ctx.constant('NV2080_CTRL_CMD_GPU_GET_FERMI_GPC_INFO'),
+					params: gpcLayout,
+				},
+				tpc: {
+					name: 'NV2080_CTRL_CMD_GPU_GET_FERMI_TPC_INFO',
+					cmd: ctx.constant('NV2080_CTRL_CMD_GPU_GET_FERMI_TPC_INFO'),
+					params: tpcLayout,
+				},
+			};
 		};
 		return {
 			topologySource: 'controls' as const,
-			topologyControls: Object.freeze([Object.freeze(gpc), Object.freeze(tpc)]),
-			async queryTopology({ rmControl }) {
-				const gpcReply = await rmControl(gpc.cmd, build(gpcLayout, {}));
-				const gpcMask = decode(gpcLayout, gpcReply, 0, { snapshot: false }).gpcMask >>> 0;
-				const tpcMasks: number[] = [];
-				for (let g = 0; g < 32; g++) {
-					if (((gpcMask >>> g) & 1) === 0) {
-						tpcMasks.push(0);
-						continue;
-					}
-					const reply = await rmControl(tpc.cmd, build(tpcLayout, { gpcId: g }));
-					tpcMasks.push(decode(tpcLayout, reply, 0, { snapshot: false }).tpcMask);
-				}
-				return topology(gpcMask, tpcMasks, 'controls');
-			},
+			...ctx.members({
+				topologyControls: () => {
+					const { gpc, tpc } = controls();
+					return Object.freeze([Object.freeze(gpc), Object.freeze(tpc)]);
+				},
+				queryTopology: () => {
+					const { gpc, tpc } = controls();
+					return async ({ rmControl }: Parameters<GrApi['queryTopology']>[0]) => {
+						const gpcReply = await rmControl(gpc.cmd, build(gpc.params, {}));
+						const gpcMask = decode(gpc.params, gpcReply, 0, { snapshot: false }).gpcMask >>> 0;
+						const tpcMasks: number[] = [];
+						for (let g = 0; g < 32; g++) {
+							if (((gpcMask >>> g) & 1) === 0) {
+								tpcMasks.push(0);
+								continue;
+							}
+							const reply = await rmControl(tpc.cmd, build(tpc.params, { gpcId: g }));
+							tpcMasks.push(decode(tpc.params, reply, 0, { snapshot: false }).tpcMask);
+						}
+						return topology(gpcMask, tpcMasks, 'controls');
+					};
+				},
+			}),
 			...contextBuffersControl(ctx, GR_GET_CONTEXT_BUFFERS_INFO_R570),
 		};
 	});
