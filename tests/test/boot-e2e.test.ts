@@ -23,21 +23,28 @@ import {
 	ChipMismatchError,
 	FwsecSignatureError,
 	firmwareSearchRoots,
+	GspStartError,
 	isBootError,
 	locateFirmwareSet,
 	parseGspElf,
+	parseRiscvFirmware,
 	readVbios,
+	resetPciFunction,
 	type Vbios,
+	WPR2_RESET_PATHS,
 	Wpr2AlreadyUpError,
 	WprMetaError,
+	WrongChipBooterError,
 } from '@gspkit/falcon-boot';
 import {
 	BOOTER_ERROR,
 	BROM_ERROR,
 	bootCodeName,
 	createSimulatedGpu,
+	GSP_HANDOFF_ERROR,
 	syntheticFirmware,
 } from '@gspkit/gpu-sim';
+import { readWpr2 } from '@gspkit/hal';
 import { describe, expect, it } from 'vitest';
 
 const VERSIONS = ['535.113.01', '570.144'] as const;
@@ -114,6 +121,12 @@ describe('boot on the simulated GPU with synthetic firmware', () => {
 			expect(start?.wprMeta.frtsOffset).toBe(r.layout.frts.start);
 			expect(start?.wprMeta.gspFwWprStart).toBe(r.layout.wpr2.start);
 			expect(start?.wprMeta.sysmemAddrOfSignature).toBe(r.buffers.signature.busAddress);
+			// The app_version handshake: the OS register holds the bootloader's app_version and GSP-RM took over.
+			expect(r.appVersion).toBe(version === '570.144' ? 0x5701_4400 : 0x5351_1301);
+			expect(gpu.bar0.read32(0x110080)).toBe(r.appVersion);
+			expect(start?.bootloader.appVersion).toBe(r.appVersion);
+			expect(gpu.boot.handoffFailure).toBeUndefined();
+			expect(gpu.gspRm.phase).not.toBe('off');
 			// WPR2 is up: from FWSEC-FRTS (FRTS base) or, on GA100, from booter.
 			expect(r.wpr2).toBeDefined();
 			if (chip !== 'ga100') {
@@ -187,19 +200,68 @@ describe('the ABI packages plug into the boot', () => {
 });
 
 describe('failures are precise typed errors', () => {
-	it('WPR2 already up (second boot without a reset): Wpr2AlreadyUpError with the reset path', async () => {
+	it.each(['ga102', 'tu102'])(
+		'%s: WPR2 already up (second boot without unload) is EBUSY with the reset path; after an FLR the GPU boots again',
+		async (chip) => {
+			const gpu = createSimulatedGpu({ chip });
+			const fw = synthetic(chip, '570.144');
+			const first = await bootGsp(gpu, { firmware: fw, abi: abiFor('570.144') });
+			const inUse = gpu.dma.bytesInUse;
+			const e = await bootError(bootGsp(gpu, { firmware: fw, abi: abiFor('570.144') }));
+			expect(e).toBeInstanceOf(Wpr2AlreadyUpError);
+			expect((e as Wpr2AlreadyUpError).stage).toBe('fwsec');
+			expect((e as Wpr2AlreadyUpError).errno).toBe('EBUSY');
+			expect((e as Wpr2AlreadyUpError).wpr2Start).toBe(first.layout.frts.start);
+			// The reset paths it names are ones that exist: resetPciFunction (FLR) and booter_unload.
+			expect(e.message).toMatch(/resetPciFunction\(platform\)/);
+			expect(e.message).toMatch(/\/sys\/bus\/pci\/devices\/0000:01:00\.0\/reset/);
+			expect(e.message).toMatch(/booter_unload on SEC2/);
+			expect(e.message).not.toMatch(/gspkit-drm/);
+			expect((e as Wpr2AlreadyUpError).details.resetPath).toEqual([...WPR2_RESET_PATHS]);
+			expect(gpu.dma.bytesInUse).toBe(inUse); // the failed boot freed what it allocated
+
+			// The documented path: a function-level reset through the platform's configuration space.
+			const reset = await resetPciFunction(gpu);
+			expect(reset.pcieCapability).toBe(0x78);
+			expect(readWpr2(gpu.bar0)).toBeUndefined();
+			expect(gpu.boot.gsp.riscvActive).toBe(false);
+			expect(gpu.boot.lastGspStart).toBeUndefined();
+			expect(gpu.gspRm.phase).toBe('off');
+			first.release(); // the reset GSP no longer uses them
+			const second = await bootGsp(gpu, { firmware: fw, abi: abiFor('570.144') });
+			expect(second.wprMeta.verified).toBe(0xa0a0a0a0a0a0a0a0n);
+			expect(second.wpr2?.start).toBe(first.layout.frts.start);
+			expect(gpu.boot.lastGspStart?.libosArgsAddress).toBe(second.buffers.libos.args.busAddress);
+			expect(gpu.gspRm.phase).not.toBe('off');
+			second.release();
+			await gpu.close();
+		},
+	);
+
+	it('a bootloader descriptor with another app_version: the GSP refuses the handoff (GSP MAILBOX0), GspStartError', async () => {
 		const gpu = createSimulatedGpu({ chip: 'ga102' });
 		const fw = synthetic('ga102', '570.144');
-		const first = await bootGsp(gpu, { firmware: fw, abi: abiFor('570.144') });
+		const bootloader = fw.bootloader.slice();
+		const dv = new DataView(bootloader.buffer);
+		const desc = dv.getUint32(12, true); // nvfw_bin_hdr.header_offset → RM_RISCV_UCODE_DESC
+		expect(dv.getUint32(desc + 28, true)).toBe(0x5701_4400); // app_version
+		dv.setUint32(desc + 28, 0x5351_1301, true);
+		expect(parseRiscvFirmware(bootloader).desc.appVersion).toBe(0x5351_1301);
 		const inUse = gpu.dma.bytesInUse;
-		const e = await bootError(bootGsp(gpu, { firmware: fw, abi: abiFor('570.144') }));
-		expect(e).toBeInstanceOf(Wpr2AlreadyUpError);
-		expect((e as Wpr2AlreadyUpError).stage).toBe('fwsec');
-		expect((e as Wpr2AlreadyUpError).errno).toBe('EBUSY');
-		expect(e.message).toMatch(/reset/);
-		expect((e as Wpr2AlreadyUpError).wpr2Start).toBe(first.layout.frts.start);
-		expect(gpu.dma.bytesInUse).toBe(inUse); // the failed boot freed what it allocated
-		first.release();
+		const e = await bootError(bootGsp(gpu, { firmware: { ...fw, bootloader }, abi: abiFor('570.144') }));
+		expect(e).toBeInstanceOf(GspStartError);
+		expect((e as GspStartError).stage).toBe('gsp-start');
+		expect((e as GspStartError).errno).toBe('EIO');
+		expect((e as GspStartError).details.gspMailbox0).toBe('0xbad40001');
+		expect(bootCodeName(GSP_HANDOFF_ERROR.APP_VERSION_MISMATCH)).toBe(
+			'GSP_HANDOFF_ERROR.APP_VERSION_MISMATCH',
+		);
+		expect(e.message).toMatch(/app_version 0x53511301 was written to its OS register/);
+		// Booter accepted the (unchanged) bootloader payload; the GSP core itself refused and GSP-RM never ran.
+		expect(gpu.boot.handoffFailure).toMatch(/app_version 0x53511301; .* is app_version 0x57014400/);
+		expect(gpu.boot.gsp.riscvActive).toBe(false);
+		expect(gpu.gspRm.phase).toBe('off');
+		expect(gpu.dma.bytesInUse).toBe(inUse);
 		await gpu.close();
 	});
 
@@ -318,8 +380,16 @@ describe('failures are precise typed errors', () => {
 		const e3 = await bootError(
 			bootGsp(gpu, { firmware: { ...gaUntagged, booterLoad: tu.booterLoad }, abi: abiFor('570.144') }),
 		);
-		expect(e3).toBeInstanceOf(BooterError);
-		expect(bootCodeName((e3 as BooterError).mailbox0 ?? 0)).toMatch(/^BROM_ERROR\./);
+		expect(e3).toBeInstanceOf(WrongChipBooterError);
+		const w = e3 as WrongChipBooterError;
+		expect([w.code, w.stage, w.errno]).toEqual(['BOOT_FIRMWARE', 'firmware', 'EINVAL']);
+		expect([w.file, w.expected, w.found]).toEqual([
+			'<booter_load>',
+			'RSA-3K (384-byte)',
+			'AES-128 (16-byte)',
+		]);
+		expect(w.message).toMatch(/<booter_load> is a booter from the wrong chip: the ga10x boot HAL/);
+		expect(gpu.boot.sec2.runLog).toHaveLength(0); // refused before SEC2 ran anything
 		await gpu.close();
 	});
 
@@ -359,6 +429,11 @@ describe.skipIf(!realTree)('boot with the published firmware files', () => {
 		const r = await bootGsp(gpu, { firmware: set, abi: abiFor(version), chip });
 		expect(r.wprMeta.verified).toBe(0xa0a0a0a0a0a0a0a0n);
 		expect(gpu.boot.lastGspStart?.firmware).toBeDefined();
+		// The published bootloaders' app_version, through the OS register handshake.
+		const bl = parseRiscvFirmware(readFileSync(set.byKind.bootloader?.path ?? ''));
+		expect(r.appVersion).toBe(bl.desc.appVersion);
+		expect(gpu.boot.lastGspStart?.bootloader.appVersion).toBe(r.appVersion);
+		expect(gpu.gspRm.phase).not.toBe('off');
 		expect(r.buffers.radix3.size).toBe(parseGspElf(readFileSync(set.byKind.gsp?.path ?? '')).image.size);
 		r.release();
 		await gpu.close();

@@ -5,8 +5,8 @@
  * - {@link gspFalconControl}: gsp-rpc's `FalconControl` (RUN_CPU_SEQUENCER opcodes CORE_RESET, CORE_START,
  *   CORE_WAIT_FOR_HALT, CORE_RESUME), with nouveau's actions (gsp-rpc.md §5).
  * - {@link runBooterUnload}: `booter_unload` on SEC2, which tears WPR2 down so the GPU can be booted again.
- *   falcon-boot runs `booter_load` inside `bootGsp` but exports no booter runner, so core carries this one
- *   (the same load sequence as falcon-boot's booter_load: DMA on GA10x+, PIO on TU10x/GA100).
+ *   It runs the image through falcon-boot's `runSec2Booter` — the same SEC2 run `bootGsp` uses for
+ *   `booter_load` (DMA on GA10x+, PIO on TU10x/GA100) — with nouveau's 0xff/0xff mailboxes.
  *
  * @module
  */

@@ -60,6 +60,7 @@ import {
 	VbiosFormatError,
 	Wpr2AlreadyUpError,
 	WprMetaError,
+	WrongChipBooterError,
 } from './errors.ts';
 import { Falcon } from './falcon.ts';
 import { computeFbLayout, type FbLayout, type HeapParams } from './fb-layout.ts';
@@ -73,7 +74,7 @@ import { parseRiscvFirmware, type RiscvFirmware } from './firmware/riscv-desc.ts
 import { readFuseVersion } from './fuse.ts';
 import { type FwsecResult, runFwsecFrts } from './fwsec.ts';
 import { openGspImageFile } from './gsp-file.ts';
-import { type BootHal, bootHalFor } from './hal/index.ts';
+import { BOOTER_SIGNATURE_SIZE, type BootHal, bootHalFor } from './hal/index.ts';
 import { allocLibos, EMPTY_RM_ARGS, type LibosBuffers, writeRmArgs } from './libos.ts';
 import { loadRadix3Image, type Radix3Image, type Radix3ImageReader } from './radix3.ts';
 import { readVbios, type Vbios } from './vbios.ts';
@@ -213,6 +214,8 @@ interface ParsedFirmware {
 	readonly close: () => Promise<void>;
 	readonly bootloader: RiscvFirmware;
 	readonly booter: HsFirmware;
+	/** Where `booter` came from (path, or `<booter_load>`), for errors. */
+	readonly booterFile: string;
 	readonly genBootloader: GenBootloader | undefined;
 	readonly version: string;
 }
@@ -304,6 +307,7 @@ export async function bootGsp(platform: Platform, options: BootOptions): Promise
 			});
 		}
 		const signature = chipSignature(fw.gsp, chip);
+		checkBooterForHal(fw.booter, hal, fw.booterFile, 'firmware');
 		progress(`GSP-RM ${fw.version}: image ${fw.gsp.image.size} bytes, signature ${signature.section}`);
 
 		// 5. VBIOS.
@@ -447,13 +451,16 @@ export async function bootGsp(platform: Platform, options: BootOptions): Promise
 
 		// 15. booter_load on SEC2.
 		enter('booter', 'running booter_load on SEC2');
-		const booter = await runBooter(platform, hal, fw.booter, metaBuf.busAddress);
+		const booter = await runBooter(platform, hal, fw.booter, metaBuf.busAddress, fw.booterFile);
 
 		// 16. app_version and RISC-V active.
 		enter('gsp-start', 'waiting for the GSP RISC-V core');
 		const appVersion = desc.appVersion >>> 0;
 		GSP.regs.OS.write(bar0, appVersion);
-		await waitRiscvActive(platform, gsp, options.gspStartTimeoutNs ?? BOOT_TIMEOUTS.gspStartNs);
+		await waitRiscvActive(platform, gsp, options.gspStartTimeoutNs ?? BOOT_TIMEOUTS.gspStartNs, {
+			appVersion,
+			libosMailbox0: Number(libos.args.busAddress & 0xffff_ffffn),
+		});
 		const written = abi.wprMeta.decode(metaBuf.bytes, 0);
 		const wpr2 = readWpr2(bar0);
 
@@ -640,7 +647,7 @@ function parseRest(
 			},
 		);
 	}
-	return { bootloader, booter, genBootloader, version };
+	return { bootloader, booter, booterFile: names.booterLoad, genBootloader, version };
 }
 
 /** The chip's own (non-CC) signature section of the GSP image. */
@@ -686,14 +693,51 @@ function checkWprMeta(abi: BootAbi, buf: DmaBuffer, fields: ReturnType<typeof wp
 	}
 }
 
+/**
+ * Refuse a booter whose signatures are not the kind the HAL's SEC2 boot ROM checks (a booter from another
+ * chip generation). Unsigned images (no signatures) are left to the boot ROM.
+ * @throws WrongChipBooterError naming the file, the kind expected and the kind found.
+ */
+export function checkBooterForHal(
+	booter: HsFirmware,
+	hal: BootHal,
+	file: string,
+	stage: BootStage = 'booter',
+): void {
+	if (booter.numSignatures === 0) return;
+	const want = hal.booterSignature;
+	if (booter.signatureSize === BOOTER_SIGNATURE_SIZE[want]) return;
+	const kind = (size: number) =>
+		size === BOOTER_SIGNATURE_SIZE.AES
+			? 'AES-128 (16-byte)'
+			: size === BOOTER_SIGNATURE_SIZE.RSA3K
+				? 'RSA-3K (384-byte)'
+				: `${size}-byte`;
+	const chipsFor = (size: number) =>
+		size === BOOTER_SIGNATURE_SIZE.AES
+			? 'TU10x'
+			: size === BOOTER_SIGNATURE_SIZE.RSA3K
+				? 'GA100/GA10x/AD10x'
+				: 'unknown-chip';
+	throw new WrongChipBooterError(stage, {
+		file,
+		hal: hal.name,
+		expected: kind(BOOTER_SIGNATURE_SIZE[want]),
+		found: kind(booter.signatureSize),
+		foundChips: chipsFor(booter.signatureSize),
+	});
+}
+
 async function runBooter(
 	platform: Platform,
 	hal: BootHal,
 	booter: HsFirmware,
 	wprMetaAddress: bigint,
+	file: string,
 ): Promise<BootResult['booter']> {
 	return runSec2Booter(platform, hal, booter, {
 		name: 'booter_load',
+		file,
 		mailbox0: Number(wprMetaAddress & 0xffff_ffffn),
 		mailbox1: Number(wprMetaAddress >> 32n),
 		details: { wprMeta: hex(wprMetaAddress, 1) },
@@ -706,15 +750,19 @@ export interface Sec2BooterRun {
 	readonly name: 'booter_load' | 'booter_unload';
 	readonly mailbox0: number;
 	readonly mailbox1: number;
+	/** The file the image came from, for errors (default the `name`). */
+	readonly file?: string;
 	/** Extra facts for the error a failed run throws. */
 	readonly details?: Readonly<Record<string, unknown>>;
 }
 
 /**
- * Run an HS booter image (`booter_load`, `booter_unload`) on SEC2: patch in the signature for SEC2's fuse
- * version, load it the way the boot HAL says (DMA on GA10x+, PIO of the non-secure code and secure app 0 on
- * TU10x/GA100), program the boot ROM, start it with the given mailboxes and require MAILBOX0 = 0.
- * @throws BooterError naming the fuse version (no signature for it) or the mailboxes (the run failed).
+ * Run an HS booter image (`booter_load`, `booter_unload`) on SEC2: check that its signature kind is the
+ * HAL's (else it is a booter from another chip), patch in the signature for SEC2's fuse version, load it the
+ * way the boot HAL says (DMA on GA10x+, PIO of the non-secure code and secure app 0 on TU10x/GA100), program
+ * the boot ROM, start it with the given mailboxes and require MAILBOX0 = 0.
+ * @throws WrongChipBooterError before touching SEC2 when the signature kind does not fit the HAL;
+ *   BooterError naming the fuse version (no signature for it) or the mailboxes (the run failed).
  */
 export async function runSec2Booter(
 	platform: Platform,
@@ -722,6 +770,7 @@ export async function runSec2Booter(
 	booter: HsFirmware,
 	run: Sec2BooterRun,
 ): Promise<BootResult['booter']> {
+	checkBooterForHal(booter, hal, run.file ?? run.name, 'booter');
 	const bar0 = platform.bar0;
 	const sec2 = new Falcon({
 		bar0,
@@ -780,7 +829,7 @@ export async function runSec2Booter(
 			pkcDataOffset: booter.brom.pkcDataOffset,
 			engineIdMask: booter.brom.engineIdMask,
 			ucodeId: booter.brom.ucodeId,
-			algorithm: booter.signatureSize === 16 ? 'AES' : 'RSA3K',
+			algorithm: hal.booterSignature,
 		});
 		sec2.setBootVector(bootVector);
 		const m = await sec2.boot(run.mailbox0, run.mailbox1);
@@ -802,12 +851,31 @@ export async function runSec2Booter(
 	}
 }
 
-async function waitRiscvActive(platform: Platform, gsp: Falcon, timeoutNs: bigint): Promise<void> {
+/**
+ * Wait for the GSP RISC-V core to report active. A core that is not active while GSP MAILBOX0 no longer holds
+ * the LIBOS address the CPU left there has stopped with an error code: the GSP refused the handoff (e.g. the
+ * `app_version` in its OS register), so the wait ends at once instead of at the timeout.
+ */
+async function waitRiscvActive(
+	platform: Platform,
+	gsp: Falcon,
+	timeoutNs: bigint,
+	handoff: { readonly appVersion: number; readonly libosMailbox0: number },
+): Promise<void> {
+	const sec2Mailboxes = () =>
+		new Falcon({
+			bar0: platform.bar0,
+			clock: platform.clock,
+			engine: SEC2,
+			variant: gsp.variant,
+			stage: 'gsp-start',
+		}).readMailboxes();
+	let state: { active: boolean; mailbox0: number };
 	try {
-		await pollUntil(
+		state = await pollUntil(
 			platform.clock,
-			() => gsp.riscvActive(),
-			(a) => a,
+			() => ({ active: gsp.riscvActive(), mailbox0: gsp.readMailboxes().mailbox0 }),
+			(v) => v.active || v.mailbox0 !== handoff.libosMailbox0 >>> 0,
 			{
 				timeoutNs,
 				intervalNs: BOOT_TIMEOUTS.gspStartPollNs,
@@ -817,13 +885,7 @@ async function waitRiscvActive(platform: Platform, gsp: Falcon, timeoutNs: bigin
 	} catch (e) {
 		if (!isGspkitError(e, 'HAL_TIMEOUT') && !(e instanceof FalconError)) throw e;
 		const g = gsp.readMailboxes();
-		const s = new Falcon({
-			bar0: platform.bar0,
-			clock: platform.clock,
-			engine: SEC2,
-			variant: gsp.variant,
-			stage: 'gsp-start',
-		}).readMailboxes();
+		const s = sec2Mailboxes();
 		throw new GspStartError(
 			`the GSP RISC-V core is not active ${timeoutNs / MS} ms after booter (GSP MAILBOX0=${hex(g.mailbox0)}, SEC2 MAILBOX0=${hex(s.mailbox0)})`,
 			{
@@ -831,8 +893,27 @@ async function waitRiscvActive(platform: Platform, gsp: Falcon, timeoutNs: bigin
 				gspMailbox1: hex(g.mailbox1),
 				sec2Mailbox0: hex(s.mailbox0),
 				sec2Mailbox1: hex(s.mailbox1),
+				appVersion: hex(handoff.appVersion),
 			},
 			e,
 		);
 	}
+	if (state.active) return;
+	const g = gsp.readMailboxes();
+	const s = sec2Mailboxes();
+	throw new GspStartError(
+		`the GSP core stopped after app_version ${hex(handoff.appVersion)} was written to its OS register: ` +
+			`GSP MAILBOX0 = ${hex(g.mailbox0)} (it held the LIBOS address low word ${hex(handoff.libosMailbox0)}); ` +
+			'the GSP refused the handoff — is the bootloader file the one booter verified?',
+		{
+			gspMailbox0: hex(g.mailbox0),
+			gspMailbox1: hex(g.mailbox1),
+			sec2Mailbox0: hex(s.mailbox0),
+			sec2Mailbox1: hex(s.mailbox1),
+			appVersion: hex(handoff.appVersion),
+			libosMailbox0: hex(handoff.libosMailbox0),
+		},
+		undefined,
+		'EIO',
+	);
 }

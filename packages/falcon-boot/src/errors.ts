@@ -53,6 +53,7 @@ export const BOOT_ERROR_CODES = [
 	'BOOT_CHIP_MISMATCH',
 	'BOOT_GFW',
 	'BOOT_STAGE',
+	'BOOT_PCI_RESET',
 ] as const;
 
 /** One of {@link BOOT_ERROR_CODES}. */
@@ -149,14 +150,27 @@ export class UcodeFormatError extends BootError {
 	}
 }
 
+/** The ways to get a GPU whose WPR2 is up bootable again, as {@link Wpr2AlreadyUpError} lists them. */
+export const WPR2_RESET_PATHS = [
+	'pci-function-level-reset',
+	'booter-unload',
+	'secondary-bus-reset',
+	'power-cycle',
+] as const;
+
 /**
  * WPR2 is already set up before FWSEC-FRTS ran: the GPU was booted before (GSP-RM ran, or a previous boot
  * failed half-way) and has not been reset since, so FWSEC cannot carve WPR2 again.
  * Code `BOOT_WPR2_ALREADY_UP`, errno `EBUSY` (nova returns EBUSY here).
  *
- * Reset path: reset the PCI function before booting again — a function-level reset
- * (`echo 1 > /sys/bus/pci/devices/<addr>/reset`, what tinygrad does), `gspkit-drm --reset`, or for the
- * simulated GPU a fresh `createSimulatedGpu()`. A secondary bus reset or a power cycle also works.
+ * Reset paths ({@link WPR2_RESET_PATHS}), then boot again:
+ * - a PCI function-level reset through the platform: {@link resetPciFunction} (PCIe Initiate FLR in
+ *   configuration space, which the simulated GPU honours too), or on a Linux host
+ *   `echo 1 > /sys/bus/pci/devices/<addr>/reset` (what tinygrad does);
+ * - tearing WPR2 down with `booter_unload` on SEC2 — {@link runSec2Booter} with `name: 'booter_unload'` and
+ *   mailboxes 0xff/0xff after resetting the GSP falcon; `@gspkit/core`'s `Device.reset()` and `Device.close()`
+ *   do this;
+ * - a secondary bus reset or a power cycle.
  */
 export class Wpr2AlreadyUpError extends BootError {
 	/** WPR2 start (inclusive) as read from `NV_PFB_PRI_MMU_WPR2_ADDR_LO`. */
@@ -169,14 +183,14 @@ export class Wpr2AlreadyUpError extends BootError {
 			'BOOT_WPR2_ALREADY_UP',
 			'fwsec',
 			`WPR2 is already up (${hex(wpr2Start, 1)}..${hex(wpr2End, 1)}) before FWSEC-FRTS ran: the GPU was booted ` +
-				`before and not reset since. Reset the PCI function and boot again: ` +
-				`\`echo 1 > /sys/bus/pci/devices/${pciAddress}/reset\` (function-level reset), or \`gspkit-drm --reset\`; ` +
-				`a simulated GPU needs a fresh createSimulatedGpu().`,
+				`before and not reset since. Reset it and boot again: a PCI function-level reset through the platform ` +
+				`(resetPciFunction(platform), or \`echo 1 > /sys/bus/pci/devices/${pciAddress}/reset\` on Linux), or ` +
+				`booter_unload on SEC2 (what @gspkit/core's Device.reset() and close() run).`,
 			'EBUSY',
 			{
 				wpr2Start: hex(wpr2Start, 1),
 				wpr2End: hex(wpr2End, 1),
-				resetPath: ['pci-function-reset', 'gspkit-drm --reset', 'power-cycle'],
+				resetPath: [...WPR2_RESET_PATHS],
 				pciAddress,
 			},
 		);
@@ -252,12 +266,19 @@ export class BooterError extends BootError {
 }
 
 /**
- * The GSP RISC-V core did not become active after booter handed over. Code `BOOT_GSP_START`, errno
- * `ETIMEDOUT`. `details` carries the GSP and SEC2 mailboxes and the RISC-V status register.
+ * The GSP RISC-V core did not become active after booter handed over (errno `ETIMEDOUT`), or it stopped
+ * with an error code in GSP MAILBOX0 once `app_version` was written to its OS register — the GSP refused
+ * the handoff (errno `EIO`). Code `BOOT_GSP_START`. `details` carries the GSP and SEC2 mailboxes and the
+ * `app_version` written.
  */
 export class GspStartError extends BootError {
-	constructor(message: string, details: Readonly<Record<string, unknown>>, cause?: unknown) {
-		super('BOOT_GSP_START', 'gsp-start', message, 'ETIMEDOUT', details, cause);
+	constructor(
+		message: string,
+		details: Readonly<Record<string, unknown>>,
+		cause?: unknown,
+		errno: Errno = 'ETIMEDOUT',
+	) {
+		super('BOOT_GSP_START', 'gsp-start', message, errno, details, cause);
 	}
 }
 
@@ -285,10 +306,46 @@ export class FbLayoutError extends BootError {
 /**
  * The firmware handed to the boot does not fit the chip: a file for another chip, a GSP image without
  * this chip's signature section, a missing `gen_bootloader` on Turing. Code `BOOT_FIRMWARE`, errno `EINVAL`.
+ * The stage is `firmware` unless a later stage found the mismatch (a booter handed to {@link runSec2Booter}).
  */
 export class BootFirmwareError extends BootError {
-	constructor(message: string, details: Readonly<Record<string, unknown>>, cause?: unknown) {
-		super('BOOT_FIRMWARE', 'firmware', message, 'EINVAL', details, cause);
+	constructor(
+		message: string,
+		details: Readonly<Record<string, unknown>>,
+		cause?: unknown,
+		stage: BootStage = 'firmware',
+	) {
+		super('BOOT_FIRMWARE', stage, message, 'EINVAL', details, cause);
+	}
+}
+
+/**
+ * A booter (`booter_load`, `booter_unload`) from the wrong chip: its signatures are not the kind the boot
+ * HAL's SEC2 boot ROM checks — AES-128 (16-byte) on TU10x, RSA-3K (384-byte) on GA100/GA10x/AD10x. Found
+ * before anything is loaded, instead of the boot ROM's opaque refusal. Code `BOOT_FIRMWARE`, errno `EINVAL`.
+ */
+export class WrongChipBooterError extends BootFirmwareError {
+	/** The booter file (path, or `<booter_load>` for in-memory files). */
+	readonly file: string;
+	/** The signature kind the HAL needs, e.g. `'RSA-3K (384-byte)'`. */
+	readonly expected: string;
+	/** The signature kind the file has, e.g. `'AES-128 (16-byte)'`. */
+	readonly found: string;
+
+	constructor(
+		stage: BootStage,
+		d: { file: string; hal: string; expected: string; found: string; foundChips: string },
+	) {
+		super(
+			`${d.file} is a booter from the wrong chip: the ${d.hal} boot HAL's SEC2 checks ${d.expected} signatures, ` +
+				`the file has ${d.found} signatures (a ${d.foundChips} booter)`,
+			{ ...d },
+			undefined,
+			stage,
+		);
+		this.file = d.file;
+		this.expected = d.expected;
+		this.found = d.found;
 	}
 }
 
@@ -345,6 +402,21 @@ export class BootStageError extends BootError {
 			{ causeCode: typeof c?.code === 'string' ? c.code : undefined },
 			cause,
 		);
+	}
+}
+
+/**
+ * A PCI function-level reset could not be done: the function is not FLR-capable (errno `EOPNOTSUPP`), or it
+ * did not answer configuration reads again in time (errno `ETIMEDOUT`). Code `BOOT_PCI_RESET`, stage `pci`.
+ */
+export class PciResetError extends BootError {
+	constructor(
+		message: string,
+		errno: Errno,
+		details: Readonly<Record<string, unknown>> = {},
+		cause?: unknown,
+	) {
+		super('BOOT_PCI_RESET', 'pci', message, errno, details, cause);
 	}
 }
 

@@ -16,6 +16,7 @@ export * from './fwsec.ts';
 export * from './gsp-file.ts';
 export * from './hal/index.ts';
 export * from './libos.ts';
+export * from './pci-reset.ts';
 export * from './radix3.ts';
 export * from './vbios.ts';
 export * from './wpr-meta.ts';

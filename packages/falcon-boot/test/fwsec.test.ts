@@ -311,7 +311,9 @@ describe('runFwsecFrts (descriptor v3, DMA + boot ROM)', () => {
 		expect(e.errno).toBe('EBUSY');
 		expect(e.wpr2Start).toBe(frts.base);
 		expect(e.message).toMatch(/\/sys\/bus\/pci\/devices\/0000:01:00\.0\/reset/);
-		expect(e.message).toMatch(/gspkit-drm --reset/);
+		expect(e.message).toMatch(/resetPciFunction\(platform\)/);
+		expect(e.message).toMatch(/booter_unload on SEC2/);
+		expect(e.message).not.toMatch(/gspkit-drm/);
 		expect(bar.writes()).toEqual([]);
 	});
 

@@ -23,8 +23,12 @@ export interface ConfigFieldOptions {
 	readonly w1c?: number;
 }
 
-/** Called after a software write of `width` bytes at `offset` (see {@link PciConfigModel.onWrite}). */
-export type ConfigWriteHook = (offset: number, width: 1 | 2 | 4) => void;
+/**
+ * Called after a software write of `width` bytes at `offset` (see {@link PciConfigModel.onWrite}), with the
+ * value as software wrote it (before read-only masking), so a hook can act on self-clearing command bits
+ * that never read back (PCIe Initiate Function Level Reset).
+ */
+export type ConfigWriteHook = (offset: number, width: 1 | 2 | 4, value: number) => void;
 
 /**
  * A configuration space with bit-accurate write semantics. The simulator builds it with
@@ -35,6 +39,7 @@ export class PciConfigModel implements PciConfigSpace {
 	readonly #writable = new Uint8Array(PCI_CONFIG_SIZE);
 	readonly #w1c = new Uint8Array(PCI_CONFIG_SIZE);
 	readonly #hooks: { start: number; end: number; hook: ConfigWriteHook }[] = [];
+	#resetImage: { data: Uint8Array; writable: Uint8Array; w1c: Uint8Array } | undefined;
 	#closed = false;
 
 	/** Define a field: its reset value and which bits are writable or write-1-to-clear. */
@@ -63,6 +68,27 @@ export class PciConfigModel implements PciConfigSpace {
 	/** Call `hook` after any software write that touches `[start, end)`. */
 	onWrite(start: number, end: number, hook: ConfigWriteHook): void {
 		this.#hooks.push({ start, end, hook });
+	}
+
+	/** Record the current contents and write masks as the state a function-level reset returns to. */
+	captureResetState(): void {
+		this.#resetImage = {
+			data: this.#data.slice(),
+			writable: this.#writable.slice(),
+			w1c: this.#w1c.slice(),
+		};
+	}
+
+	/**
+	 * Hardware side of a function-level reset: every field returns to the state recorded by
+	 * {@link PciConfigModel.captureResetState} (or stays as is if none was recorded).
+	 */
+	resetToCaptured(): void {
+		const image = this.#resetImage;
+		if (image === undefined) return;
+		this.#data.set(image.data);
+		this.#writable.set(image.writable);
+		this.#w1c.set(image.w1c);
 	}
 
 	/** Reads a byte. */
@@ -131,8 +157,8 @@ export class PciConfigModel implements PciConfigSpace {
 			cur &= ~(b & w1c);
 			this.#data[at] = cur & 0xff;
 		}
-		for (const h of this.#hooks) {
-			if (offset < h.end && h.start < offset + width) h.hook(offset, width);
+		for (const h of [...this.#hooks]) {
+			if (offset < h.end && h.start < offset + width) h.hook(offset, width, value >>> 0);
 		}
 	}
 }
@@ -181,6 +207,19 @@ export const CAP_OFFSETS = Object.freeze({
 	ARI: 0x108,
 	/** SR-IOV extended capability (ID 0x0010), SR-IOV boards only. */
 	SRIOV: 0x120,
+});
+
+/** Register offsets and bits inside the PCI Express capability (PCIe base spec, PCI Express capability structure). */
+export const PCIE_CAP = Object.freeze({
+	DEVICE_CAPABILITIES: 0x04,
+	DEVICE_CONTROL: 0x08,
+	DEVICE_STATUS: 0x0a,
+	/** Device Capabilities bit 28: Function Level Reset capability. */
+	DEVCAP_FLR: 1 << 28,
+	/** Device Control bit 15: Initiate Function Level Reset (always reads 0). */
+	DEVCTL_INITIATE_FLR: 1 << 15,
+	/** Device Status bit 5: Transactions Pending. */
+	DEVSTA_TRANSACTIONS_PENDING: 1 << 5,
 });
 
 /** Register offsets inside the SR-IOV capability (PCIe base spec, SR-IOV chapter). */
@@ -263,8 +302,25 @@ function initBar(
 	}
 }
 
-/** Build the configuration space of the simulated physical function for `chip`. */
-export function buildConfigSpace(chip: SimChipSpec): PciConfigModel {
+/** Options of {@link buildConfigSpace}. */
+export interface ConfigSpaceOptions {
+	/**
+	 * Called when software sets Initiate Function Level Reset (PCIe Device Control bit 15), after the
+	 * configuration space itself was reset: the device resets everything behind it here.
+	 */
+	readonly onFunctionLevelReset?: () => void;
+}
+
+/**
+ * Build the configuration space of the simulated physical function for `chip`.
+ *
+ * The function is FLR-capable (Device Capabilities bit 28). Writing Device Control with bit 15 set resets
+ * the configuration space to its power-on state with the COMMAND enables (I/O, memory, bus master) cleared,
+ * as the PCIe spec resets them — an OS restores the saved header afterwards (Linux `pci_reset_function`) —
+ * and then calls `options.onFunctionLevelReset`. The reset completes at once; the 100 ms software waits
+ * before touching the function again is not enforced.
+ */
+export function buildConfigSpace(chip: SimChipSpec, options: ConfigSpaceOptions = {}): PciConfigModel {
 	const cfg = new PciConfigModel();
 	// Identity (read-only).
 	cfg.init(PCI.VENDOR_ID, 2, 0x10de);
@@ -306,9 +362,10 @@ export function buildConfigSpace(chip: SimChipSpec): PciConfigModel {
 	cfg.init(pcie, 2, 0x10); // last in the list
 	cfg.init(pcie + 0x02, 2, 0x0002); // version 2, PCI Express endpoint
 	// Device capabilities: 256-byte max payload, extended tags, role-based errors, function-level reset.
-	cfg.init(pcie + 0x04, 4, (1 | (1 << 5) | (1 << 15) | (1 << 28)) >>> 0);
-	cfg.init(pcie + 0x08, 2, 0x2810, { writable: 0x7fff }); // device control (FLR bit 15 reads 0)
-	cfg.init(pcie + 0x0a, 2, 0, { w1c: 0x000f });
+	cfg.init(pcie + PCIE_CAP.DEVICE_CAPABILITIES, 4, (1 | (1 << 5) | (1 << 15) | PCIE_CAP.DEVCAP_FLR) >>> 0);
+	// Device control: Initiate FLR (bit 15) is not writable storage, so it reads 0; the hook below acts on it.
+	cfg.init(pcie + PCIE_CAP.DEVICE_CONTROL, 2, 0x2810, { writable: 0x7fff });
+	cfg.init(pcie + PCIE_CAP.DEVICE_STATUS, 2, 0, { w1c: 0x000f });
 	const linkWidth = 16;
 	cfg.init(pcie + 0x0c, 4, chip.pcieGen | (linkWidth << 4) | (0b11 << 10));
 	cfg.init(pcie + 0x10, 2, 0, { writable: 0x0ffb });
@@ -351,5 +408,18 @@ export function buildConfigSpace(chip: SimChipSpec): PciConfigModel {
 			cfg.setWritable(b + SRIOV.NUM_VFS, 2, enabled ? 0 : 0xffff);
 		});
 	}
+
+	// Function-level reset: back to the power-on image, COMMAND enables off, then the device behind it.
+	cfg.captureResetState();
+	const devctl = pcie + PCIE_CAP.DEVICE_CONTROL;
+	cfg.onWrite(devctl, devctl + 2, (offset, width, value) => {
+		// Bit 15 of Device Control is bit 7 of its high byte, wherever in the write that byte falls.
+		const shift = 8 * (devctl + 1 - offset);
+		if (shift < 0 || shift >= 8 * width || ((value >>> shift) & 0x80) === 0) return;
+		cfg.resetToCaptured();
+		const command = cfg.read16(PCI.COMMAND);
+		cfg.hwWrite(PCI.COMMAND, 2, command & ~(PCI.COMMAND_IO | PCI.COMMAND_MEMORY | PCI.COMMAND_BUS_MASTER));
+		options.onFunctionLevelReset?.();
+	});
 	return cfg;
 }

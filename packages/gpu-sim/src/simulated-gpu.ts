@@ -127,7 +127,7 @@ export class SimulatedGpu implements Platform {
 
 		this.registers = new RegisterFile();
 		defineIdentityRegisters(this.registers, this.chip, vramSize);
-		this.config = buildConfigSpace(this.chip);
+		this.config = buildConfigSpace(this.chip, { onFunctionLevelReset: () => this.#functionLevelReset() });
 		this.dma = new DmaPool({ size: options.dmaPoolSize ?? DEFAULT_DMA_POOL_SIZE });
 		this.fb = new SparseVram(vramSize);
 
@@ -208,7 +208,8 @@ export class SimulatedGpu implements Platform {
 		this.host.setDoorbellSync(() => this.gspRm.syncChannels());
 		this.host.addErrorListener((report) => this.gspRm.channelError(report));
 		this.boot.gsp.delegateQueueRegisters(this.gspRm.queueRegisters);
-		this.boot.onGspStart((info) => {
+		// GSP-RM takes over once the CPU wrote the verified bootloader's app_version to the GSP OS register.
+		this.boot.onGspHandoff((info) => {
 			const version = info.firmware.version;
 			if (!isGspRmFirmwareVersion(version)) return; // an unknown firmware leaves the GSP silent
 			if (this.gspRm.phase !== 'off') this.gspRm.reset();
@@ -282,6 +283,18 @@ export class SimulatedGpu implements Platform {
 		this.dma.close();
 		this.fb.close();
 		this.config.close();
+	}
+
+	/**
+	 * PCIe function-level reset (Device Control bit 15; the configuration space already reset itself): every
+	 * BAR0 register back to its reset value, both falcons reset (WPR2 down, the GSP core stopped) and GSP-RM
+	 * forgotten (its channels leave the host engine). VRAM contents and DMA memory are untouched.
+	 */
+	#functionLevelReset(): void {
+		if (this.#closed) return;
+		this.registers.resetRegisters();
+		this.boot.functionLevelReset();
+		if (this.gspRm.phase !== 'off') this.gspRm.reset();
 	}
 
 	/** Apply one of GSP-RM's channel changes to the host engine. */

@@ -16,6 +16,7 @@ export const GA100_BOOT_HAL: BootHal = Object.freeze({
 	falcon: Object.freeze({ scrubbing: 'dmactl', resetReady: false, riscvStatus: 'core-switch' }),
 	fwsecDescriptorVersion: 2,
 	booterLoad: 'pio',
+	booterSignature: 'RSA3K',
 	// FWSEC is not run, so the generic bootloader that would load it is not needed.
 	needsGenBootloader: false,
 	hasDisplay: false,

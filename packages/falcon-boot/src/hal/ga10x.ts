@@ -14,6 +14,7 @@ export const GA10X_BOOT_HAL: BootHal = Object.freeze({
 	falcon: Object.freeze({ scrubbing: 'hwcfg2', resetReady: true, riscvStatus: 'riscv-cpuctl' }),
 	fwsecDescriptorVersion: 3,
 	booterLoad: 'dma',
+	booterSignature: 'RSA3K',
 	needsGenBootloader: false,
 	hasDisplay: true,
 	frtsSize: 1n << 20n,

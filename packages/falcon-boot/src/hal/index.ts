@@ -14,7 +14,7 @@ import type { BootHal } from './types.ts';
 export { GA10X_BOOT_HAL } from './ga10x.ts';
 export { GA100_BOOT_HAL } from './ga100.ts';
 export { TU10X_BOOT_HAL } from './tu10x.ts';
-export type { BootHal } from './types.ts';
+export { BOOTER_SIGNATURE_SIZE, type BooterSignatureKind, type BootHal } from './types.ts';
 
 /**
  * The boot HAL for a chip: TU10x, GA100, GA10x (also Ada).

@@ -14,6 +14,7 @@ export const TU10X_BOOT_HAL: BootHal = Object.freeze({
 	falcon: Object.freeze({ scrubbing: 'dmactl', resetReady: false, riscvStatus: 'core-switch' }),
 	fwsecDescriptorVersion: 2,
 	booterLoad: 'pio',
+	booterSignature: 'AES',
 	needsGenBootloader: true,
 	hasDisplay: true,
 	frtsSize: 1n << 20n,

@@ -24,6 +24,12 @@ export interface BootHal {
 	 * offset, tags = address >> 8, BOOTVEC = os_code_offset).
 	 */
 	readonly booterLoad: 'dma' | 'pio';
+	/**
+	 * The signature kind SEC2's boot ROM checks for booter images (`MOD_SEL.ALGO`): `AES` (AES-128, 16-byte
+	 * signatures) on TU10x, `RSA3K` (384-byte) on GA100 and GA10x/AD10x, as the published booter files are
+	 * signed. A booter with the other kind is from another chip generation.
+	 */
+	readonly booterSignature: BooterSignatureKind;
 	/** Whether the chip has a display engine (the VGA workspace register is read only then). */
 	readonly hasDisplay: boolean;
 	/** FRTS size: 1 MiB, or 0 on GA100 (FWSEC-FRTS is then not run; booter sets up WPR2). */
@@ -31,6 +37,15 @@ export interface BootHal {
 	/** WPR2 heap parameters (r570 constants; see fb-layout.ts). */
 	readonly heap: HeapParams;
 }
+
+/** A booter signature kind, named as `MOD_SEL.ALGO` names it. */
+export type BooterSignatureKind = 'AES' | 'RSA3K';
+
+/** Bytes per booter signature of each kind. */
+export const BOOTER_SIGNATURE_SIZE: Readonly<Record<BooterSignatureKind, number>> = Object.freeze({
+	AES: 16,
+	RSA3K: 384,
+});
 
 /** Re-exported for HAL modules. */
 export type { FbLayoutInput };

@@ -3,6 +3,11 @@
  * the WPR2/scratch/fuse registers, and the registry of known images (published firmware digests plus this
  * chip's synthetic firmware and VBIOS FWSEC). `createSimulatedGpu` builds one and mounts it.
  *
+ * The GSP start has two steps, as on hardware: booter starts the RISC-V core ({@link BootHardware.onGspStart}),
+ * then the CPU writes the bootloader's `app_version` to the GSP OS register and the core checks it
+ * (`checkAppVersion`) before GSP-RM takes over ({@link BootHardware.onGspHandoff}); a wrong value stops the
+ * core with `GSP_HANDOFF_ERROR.APP_VERSION_MISMATCH` in GSP MAILBOX0.
+ *
  * @module
  */
 
@@ -15,14 +20,17 @@ import { REAL_FIRMWARE_TABLE } from '../firmware-models/known-images.generated.t
 import { type KnownBootloader, type KnownGspImage, KnownImages } from '../firmware-models/known-images.ts';
 import { registerSyntheticFirmwareLazily } from '../firmware-models/synthetic.ts';
 import type { WprMeta } from '../firmware-models/wpr-meta.ts';
+import { BootFailure, checkAppVersion } from '../gsp-rm/boot.ts';
 import type { RegisterFile } from '../mmio.ts';
 import { PromDevice } from '../vbios/prom.ts';
 import { buildVbios, type VbiosImage } from '../vbios/vbios.ts';
 import { defineBootRegisters } from './boot-registers.ts';
+import { GSP_HANDOFF_ERROR } from './codes.ts';
 import { SimBootConfigError } from './errors.ts';
 import { SimFalcon, type SimFalconOptions } from './falcon.ts';
 import { type BootProfile, bootProfile } from './profile.ts';
 import type { FalconHost, RiscvRequest } from './program.ts';
+import { BOOT_REGS, FALCON } from './registers.ts';
 
 /** What the GSP start listeners receive when booter_load starts the GSP RISC-V core. */
 export interface GspStartInfo {
@@ -79,9 +87,13 @@ export class BootHardware {
 	readonly prom: PromDevice;
 	readonly knownImages: KnownImages;
 	#startListeners = new Set<(info: GspStartInfo) => void>();
+	#handoffListeners = new Set<(info: GspStartInfo) => void>();
 	#stopListeners = new Set<() => void>();
 	#registers: RegisterFile | undefined;
 	#lastStart: GspStartInfo | undefined;
+	/** The start still waiting for the CPU's `app_version` in the GSP OS register. */
+	#awaitingAppVersion: GspStartInfo | undefined;
+	#handoffFailure: string | undefined;
 
 	constructor(options: BootHardwareOptions) {
 		const chip = typeof options.chip === 'string' ? simChipSpec(options.chip) : options.chip;
@@ -128,11 +140,20 @@ export class BootHardware {
 			...(options.onInterrupt?.sec2 === undefined ? {} : { onInterrupt: options.onInterrupt.sec2 }),
 		});
 		known.setGspState(() => ({ inReset: this.gsp.inReset, riscvActive: this.gsp.riscvActive }));
+		this.gsp.onWrite(FALCON.OS, (value) => this.#osWritten(value));
 	}
 
 	/** The most recent GSP start (undefined before the first, or after the core stopped). */
 	get lastGspStart(): GspStartInfo | undefined {
 		return this.#lastStart;
+	}
+
+	/**
+	 * Why the GSP core refused the last handoff (the `app_version` check), until the next start; `undefined`
+	 * if it did not refuse.
+	 */
+	get handoffFailure(): string | undefined {
+		return this.#handoffFailure;
 	}
 
 	/**
@@ -161,6 +182,35 @@ export class BootHardware {
 		};
 	}
 
+	/**
+	 * Listen for GSP-RM taking over: booter started the core and the CPU then wrote the verified bootloader's
+	 * `app_version` to the GSP OS register (the GSP-RM emulator starts here). Returns an unsubscribe function.
+	 */
+	onGspHandoff(listener: (info: GspStartInfo) => void): () => void {
+		this.#handoffListeners.add(listener);
+		return () => {
+			this.#handoffListeners.delete(listener);
+		};
+	}
+
+	/**
+	 * Hardware side of a PCI function-level reset: both falcons reset (a running GSP core stops, and the stop
+	 * listeners run), WPR2 is torn down and the software scratch registers clear. Fuses and the VBIOS stay.
+	 */
+	functionLevelReset(): void {
+		this.sec2.functionLevelReset();
+		this.gsp.functionLevelReset();
+		// A start still waiting for its app_version went away with the core.
+		this.#awaitingAppVersion = undefined;
+		this.#handoffFailure = undefined;
+		const regs = this.#registers;
+		if (regs === undefined) return;
+		regs.poke(BOOT_REGS.WPR2_ADDR_LO, 0);
+		regs.poke(BOOT_REGS.WPR2_ADDR_HI, 0);
+		for (let i = 0; i < BOOT_REGS.PBUS_SW_SCRATCH_COUNT; i++)
+			regs.poke(BOOT_REGS.PBUS_SW_SCRATCH0 + 4 * i, 0);
+	}
+
 	/** Listen for the GSP RISC-V core stopping (GSP falcon reset or booter_unload). */
 	onGspStop(listener: () => void): () => void {
 		this.#stopListeners.add(listener);
@@ -180,6 +230,7 @@ export class BootHardware {
 			const wasActive = this.gsp.riscvActive || this.#lastStart !== undefined;
 			this.gsp.stopRiscv();
 			this.#lastStart = undefined;
+			this.#awaitingAppVersion = undefined;
 			if (wasActive) for (const fn of [...this.#stopListeners]) fn();
 			return;
 		}
@@ -196,7 +247,26 @@ export class BootHardware {
 			falcon: this.gsp,
 		});
 		this.#lastStart = info;
+		this.#awaitingAppVersion = info;
+		this.#handoffFailure = undefined;
 		for (const fn of [...this.#startListeners]) fn(info);
+	}
+
+	/** The CPU wrote the GSP OS register: the `app_version` handshake of a core booter just started. */
+	#osWritten(value: number): void {
+		const info = this.#awaitingAppVersion;
+		if (info === undefined || !this.gsp.riscvActive) return;
+		this.#awaitingAppVersion = undefined;
+		try {
+			checkAppVersion(value, info.bootloader);
+		} catch (e) {
+			if (!(e instanceof BootFailure)) throw e;
+			this.#riscv({ action: 'stop' });
+			this.gsp.setMailbox(0, GSP_HANDOFF_ERROR.APP_VERSION_MISMATCH);
+			this.#handoffFailure = e.message;
+			return;
+		}
+		for (const fn of [...this.#handoffListeners]) fn(info);
 	}
 }
 

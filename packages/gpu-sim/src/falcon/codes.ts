@@ -7,7 +7,8 @@
  * - `0xbad1_00xx` — the simulated boot ROM refused to enter heavy-secure mode (authentication failed);
  * - `0x00xx` — FWSEC's own errors (16-bit, also in SCRATCH(0xe) bits 31:16);
  * - `0xbad2_00xx` — booter_load / booter_unload errors;
- * - `0xbad3_00xx` — the generic (Turing) bootloader faulted while chain-loading.
+ * - `0xbad3_00xx` — the generic (Turing) bootloader faulted while chain-loading;
+ * - `0xbad4_00xx` — the GSP core refused the boot handoff (GSP MAILBOX0; the core stops).
  *
  * @module
  */
@@ -104,9 +105,21 @@ export const GENBL_ERROR = Object.freeze({
 	BAD_DESCRIPTOR: 0xbad3_0003,
 });
 
+/**
+ * GSP boot-handoff errors: GSP MAILBOX0 receives the value (overwriting the LIBOS address the CPU left
+ * there) and the GSP RISC-V core stops, so GSP-RM never starts.
+ */
+export const GSP_HANDOFF_ERROR = Object.freeze({
+	/**
+	 * The CPU wrote a value other than the verified bootloader's `app_version` to the GSP OS register
+	 * (reference A.8 step 8).
+	 */
+	APP_VERSION_MISMATCH: 0xbad4_0001,
+});
+
 /** Name of a status code, for diagnostics (`"BROM_ERROR.SIGNATURE_MISMATCH"`), or `undefined`. */
 export function bootCodeName(code: number): string | undefined {
-	const groups = { BROM_ERROR, BOOTER_ERROR, GENBL_ERROR } as const;
+	const groups = { BROM_ERROR, BOOTER_ERROR, GENBL_ERROR, GSP_HANDOFF_ERROR } as const;
 	for (const [group, table] of Object.entries(groups)) {
 		for (const [name, value] of Object.entries(table)) if (value === code >>> 0) return `${group}.${name}`;
 	}

@@ -295,6 +295,19 @@ export class SimFalcon implements MmioDevice {
 		this.#riscvActive = false;
 	}
 
+	/**
+	 * Hardware side: the GPU's function-level reset reaches this engine. Like an ENGINE.RESET pulse: every
+	 * register, IMEM/DMEM, the DMA engine and the CPU return to their reset state (a running RISC-V core is
+	 * stopped through the host, as a reset asserted from BAR0 does), and the memories are scrubbed again.
+	 */
+	functionLevelReset(): void {
+		const wasRiscv = this.#riscvActive;
+		this.#resetState();
+		this.#inReset = false;
+		this.#scrubUntil = this.#clock.now() + this.#scrubNs;
+		if (wasRiscv) this.#host.riscv?.({ action: 'stop' });
+	}
+
 	// ---------------------------------------------------------------- MmioDevice
 
 	read32(offset: number): number {

@@ -13,7 +13,14 @@ export {
 } from './boot-hardware.ts';
 export { defineBootRegisters } from './boot-registers.ts';
 export { type BromInputs, type BromOutcome, bromStart } from './brom.ts';
-export { BOOTER_ERROR, BROM_ERROR, bootCodeName, FWSEC_ERROR, GENBL_ERROR } from './codes.ts';
+export {
+	BOOTER_ERROR,
+	BROM_ERROR,
+	bootCodeName,
+	FWSEC_ERROR,
+	GENBL_ERROR,
+	GSP_HANDOFF_ERROR,
+} from './codes.ts';
 export { SIM_BOOT_ERROR_CODES, SimBootConfigError, SimFirmwareFormatError } from './errors.ts';
 export { type DmaFaultInfo, type FalconRunRecord, SimFalcon, type SimFalconOptions } from './falcon.ts';
 export { FALCON_BLOCK_SIZE, FalconImem, type ImemBlockInfo, ImemTagMap } from './memory.ts';

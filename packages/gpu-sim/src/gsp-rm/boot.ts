@@ -1,6 +1,7 @@
 /**
- * The boot handoff as GSP-RM sees it (reference §1.7): the LIBOS memory-region array whose address the CPU
- * put in GSP MAILBOX0/1, the log buffers, the RMARGS page (`GSP_ARGUMENTS_CACHED` →
+ * The boot handoff as GSP-RM sees it (reference §1.7): the `app_version` the CPU writes to the GSP OS
+ * register once booter started the core (reference A.8 step 8), the LIBOS memory-region array whose address
+ * the CPU put in GSP MAILBOX0/1, the log buffers, the RMARGS page (`GSP_ARGUMENTS_CACHED` →
  * `MESSAGE_QUEUE_INIT_ARGUMENTS`), and the PTE table of the shared queue region, which must map the region
  * onto itself (page i at base + i × 4 KiB).
  *
@@ -46,6 +47,27 @@ export interface RmArguments {
 /** A boot check that failed, with the text firmware would log. */
 export class BootFailure extends Error {
 	override readonly name = 'BootFailure';
+}
+
+/**
+ * The `app_version` handshake: after booter started the GSP core, the CPU writes the `app_version` of the
+ * RISC-V bootloader descriptor (`RM_RISCV_UCODE_DESC`) to the GSP OS register, and the GSP only goes on when
+ * it is the version of the bootloader booter verified: a driver that writes another value is refused, and one
+ * that never writes it never gets GSP-RM. The boot hardware calls this on the first OS write after the start
+ * and, on failure, stops the core with `GSP_HANDOFF_ERROR.APP_VERSION_MISMATCH` in GSP MAILBOX0.
+ * @throws BootFailure naming both values and the bootloader.
+ */
+export function checkAppVersion(
+	osRegister: number,
+	bootloader: { readonly name: string; readonly appVersion: number },
+): void {
+	const os = osRegister >>> 0;
+	const want = bootloader.appVersion >>> 0;
+	if (os !== want) {
+		throw new BootFailure(
+			`GSP OS register holds app_version 0x${os.toString(16)}; the bootloader booter verified is app_version 0x${want.toString(16)} (${bootloader.name})`,
+		);
+	}
 }
 
 /** Where the shared queue region is and how big, after its PTE table checked out. */
