@@ -68,11 +68,19 @@ describe('GSP-RM boot handoff', () => {
 		const later = await d.drain(20);
 		expect(later.map((m) => m.function)).not.toContain(ev('570.144', 'GSP_INIT_DONE'));
 		expect(d.rig.gsp.phase).toBe('sequencer');
-		// Executed: INIT_DONE, and REG_STORE saved the written scratch value and NV_PMC_BOOT_42.
+		// Executed: INIT_DONE. REG_STORE saved QUEUE_TAIL(1) before REG_MODIFY changed bits 15:8 to 0x3c, and the
+		// polled QUEUE_HEAD(2) once it had settled to 0xc0de in its top half.
 		await d.runSequencer(seq.payload);
 		await d.waitFor((m) => m.function === 0x1001);
-		expect(d.regSaveArea[1]).toBe(d.rig.regs.read32(0xa00));
-		expect(d.regSaveArea[0]).toBe(d.rig.regs.read32(0x110c08));
+		const tail1 = d.rig.regs.read32(0x110c0c);
+		expect(tail1 & 0xff00).toBe(0x3c00);
+		expect(d.regSaveArea[0]).not.toBe(tail1);
+		expect(((d.regSaveArea[0]! & ~0xff00) | 0x3c00) >>> 0).toBe(tail1);
+		expect(d.regSaveArea[1]).toBe(d.rig.regs.read32(0x110c10));
+		expect(d.regSaveArea[1]! >>> 16).toBe(0xc0de);
+		expect(logText(d.logs.get('LOGINIT')!)).toContain(
+			`regSaveArea[0] = 0x${d.regSaveArea[0]!.toString(16)}, regSaveArea[1] = 0x${d.regSaveArea[1]!.toString(16)}`,
+		);
 		expect(d.rig.gsp.phase).toBe('running');
 	});
 
@@ -83,7 +91,9 @@ describe('GSP-RM boot handoff', () => {
 		const after = await d.drain(5);
 		expect(after.map((m) => m.function)).toEqual([ev('535.113.01', 'OS_ERROR_LOG')]);
 		const log = dec('535.113.01', 'rpc_os_error_log_v17_00', after[0]!.payload);
-		expect(log.errString).toMatch(/REG_MODIFY of QUEUE_TAIL\(1\).*reads 0x3c00, expected 0xa5a53ca5/);
+		expect(log.errString).toMatch(
+			/command 3 \(REG_MODIFY of QUEUE_TAIL\(1\) \(0x110c0c\)\): expected a read first \(a masked write\), saw write of QUEUE_TAIL\(1\) \(0x110c0c\) = 0x3c00/,
+		);
 		expect(d.rig.gsp.phase).toBe('failed');
 		expect(logText(d.logs.get('LOGINIT')!)).toContain('sequencer program not executed correctly');
 	});

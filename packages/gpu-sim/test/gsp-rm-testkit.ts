@@ -519,9 +519,14 @@ export class TestDriver {
 					break;
 				}
 				case 2: {
+					// Poll every microsecond of the rig's clock, up to the program's timeout (0 = 4 s).
 					const [addr, mask, val] = [w(i), w(i + 1), w(i + 2)];
+					const tries = w(i + 3) === 0 ? 4_000_000 : w(i + 3);
 					let ok = false;
-					for (let k = 0; k < 1000 && !ok; k++) ok = (regs.read32(addr) & mask) >>> 0 === val;
+					for (let k = 0; k < tries && !ok; k++) {
+						ok = (regs.read32(addr) & mask) >>> 0 === val;
+						if (!ok) await this.rig.clock.sleep(1_000n);
+					}
 					if (!ok)
 						throw new Error(
 							`sequencer poll of 0x${addr.toString(16)} timed out (error 0x${w(i + 4).toString(16)})`,
@@ -530,7 +535,7 @@ export class TestDriver {
 					break;
 				}
 				case 3:
-					if (this.rig.clock instanceof VirtualClock) this.rig.clock.advance(BigInt(w(i)) * 1000n);
+					await this.rig.clock.sleep(BigInt(w(i)) * 1000n);
 					i += 1;
 					break;
 				case 4:
