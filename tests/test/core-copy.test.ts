@@ -33,6 +33,55 @@ describe.each(BRANCHES)('copy jobs with GSP-RM $version', ({ branch }) => {
 			await gpu.close();
 		}
 	});
+
+	it('places the instance block and USERD in VRAM, the method buffer in system memory; the host uses that USERD', async () => {
+		const { gpu, device } = await openSynthetic('ga102', branch);
+		try {
+			const vas = await device.createVaSpace();
+			const vramBefore = device.stats.vram.used;
+			const ch = await device.createChannel(vas, { engine: 'copy', entries: 64 });
+			const info = gpu.gspRm.inspect().channels.find((c) => c.hObject === ch.hardware.hChannel)?.info;
+			// Reference C.8: instanceMem/ramfcMem/userdMem in FB (NV_ADDRESS_SPACE 2), mthdbufMem in sysmem (1).
+			expect(info?.instanceMem).toMatchObject({ addressSpace: 2, cacheAttrib: 1, size: 0x1000n });
+			expect(info?.ramfcMem).toMatchObject({ addressSpace: 2, base: info?.instanceMem.base, size: 0x200n });
+			expect(info?.userdMem).toMatchObject({ addressSpace: 2, cacheAttrib: 1, size: 0x200n });
+			expect(info?.mthdbufMem).toMatchObject({ addressSpace: 1, cacheAttrib: 0 });
+			// Both blocks come from the driver's FB heap, one page each.
+			expect(device.stats.vram.used - vramBefore).toBe(2n * 4096n);
+			const userd = info?.userdMem.base as bigint;
+			expect(userd % 4096n).toBe(0n);
+			expect(userd).not.toBe(info?.instanceMem.base);
+
+			const mem = device.allocMemory({ size: 8192, placement: 'sysmem' });
+			const data = patternBytes(4096, 5);
+			mem.write(0, data);
+			const m = vas.map(mem);
+			const jobs = [0, 1, 2].map(() => ch.copy({ src: m.va, dst: m.va + 4096n, length: 4096 }));
+			for (const j of jobs) await j.finished.result();
+			expect(firstDiff(mem.read(4096, 4096), data)).toBe(-1);
+			// USERD as the GPU sees it in VRAM: our GP_PUT (0x8c) was read there, the host's GP_GET (0x88)
+			// written there, and the CPU side reads the same value back through BAR1.
+			const word = (off: bigint) => {
+				const b = new Uint8Array(4);
+				gpu.fb.read(userd + off, b);
+				return new DataView(b.buffer).getUint32(0, true);
+			};
+			const put = ch.rmChannel.channel.put;
+			expect(put).toBe(6); // three jobs: one copy push and one fence each
+			expect(word(0x8cn)).toBe(put);
+			expect(word(0x88n)).toBe(put);
+			expect(ch.rmChannel.channel.get).toBe(put);
+
+			vas.unmap(m);
+			mem.free();
+			await ch.destroy();
+			expect(device.stats.vram.used).toBe(vramBefore);
+			await vas.destroy();
+		} finally {
+			await device.close();
+			await gpu.close();
+		}
+	});
 });
 
 describe('channel details', () => {

@@ -9,8 +9,11 @@
  * - sched-4rr: four entities of one priority, round-robin, with a credit limit of 16;
  * - sched-deps: two schedulers, every job depending on the previous job of the other scheduler;
  * - channel: the GPFIFO channel backend on shared memory (GP entries, a kernel command chunk, the kernel-push
- *   fence, GP_PUT, doorbell) with a minimal instant host — the CPU cost of the ring path. (End-to-end copy jobs through the simulated engines
- *   come with the gpu-sim integration.)
+ *   fence, GP_PUT, doorbell) with a minimal instant host — the CPU cost of the ring path.
+ *
+ * End-to-end copy jobs per second (scheduler → ring → simulated host and copy engine → fence, through
+ * `@gspkit/core` on `gpu-sim`) need packages this one may not import; they are measured by
+ * `npm run bench -w @gspkit/tests` (tests/bench/e2e-copy.bench.ts), beside the same baseline.
  *
  * Targets (issue 7): ≥ 200 000 empty jobs/s through the scheduler, ≤ 5 µs scheduler overhead per job.
  * Options: `--quick`, `--jobs N`.

@@ -2,7 +2,7 @@
  * CPU views of GPU-visible memory (the GPFIFO ring, USERD, semaphores, kernel pushbuffers).
  *
  * The channel layer works over this small interface so that tests can use plain shared memory and the driver
- * can use `hal` DMA buffers (or, later, a BAR1/BAR2 mapping of VRAM). Two kinds of access exist:
+ * can use `hal` DMA buffers or VRAM through a BAR window ({@link vramWindowRegion}). Two kinds of access exist:
  * plain `read32`/`write32`, and `store32`/`load32`, which are sequentially consistent (`Atomics`) and serve as
  * the memory barrier of the submit sequence: every plain write before a `store32` is visible to another thread
  * (the simulated GPU runs in a worker) that observes the stored value with an atomic load.
@@ -13,7 +13,7 @@
  * @module
  */
 
-import type { DmaBuffer } from '@gspkit/hal';
+import type { DmaBuffer, VramWindow } from '@gspkit/hal';
 import { ChannelArgumentError, UnsupportedError } from './errors.ts';
 import { noteAllocation } from './signalling.ts';
 
@@ -116,4 +116,84 @@ export function dmaRegion(buffer: DmaBuffer, offset = 0, size = buffer.size - of
 export function sharedRegion(size: number): MemoryRegion {
 	noteAllocation('sharedRegion');
 	return bytesRegion(new Uint8Array(new SharedArrayBuffer(size)));
+}
+
+/**
+ * A region over VRAM seen through a `hal` BAR window (`platform.vram.bar1`/`bar2`), at window offset `offset`.
+ * Every access is a window read or write of the words concerned, so the GPU (or the simulated host, which
+ * reads VRAM directly) sees a write once `write32`/`store32` returned; `store32` is a plain write and
+ * `load32` a plain read (window accesses complete in program order, there is nothing to fence from
+ * JavaScript). Word accesses reuse one scratch buffer: nothing allocates after creation.
+ */
+export function vramWindowRegion(window: VramWindow, offset: bigint, size: number): MemoryRegion {
+	if (
+		offset < 0n ||
+		(offset & 3n) !== 0n ||
+		(size & 3) !== 0 ||
+		size < 0 ||
+		offset + BigInt(size) > window.size
+	) {
+		throw new ChannelArgumentError('VRAM window region out of range or unaligned', {
+			offset: `0x${offset.toString(16)}`,
+			size,
+			window: `0x${window.size.toString(16)}`,
+		});
+	}
+	noteAllocation('vramWindowRegion');
+	return new WindowRegion(window, offset, size);
+}
+
+class WindowRegion implements MemoryRegion {
+	readonly size: number;
+	readonly #window: VramWindow;
+	readonly #base: bigint;
+	readonly #scratch = new Uint8Array(4);
+	readonly #view = new DataView(this.#scratch.buffer);
+
+	constructor(window: VramWindow, base: bigint, size: number) {
+		this.#window = window;
+		this.#base = base;
+		this.size = size;
+	}
+
+	#at(offset: number, bytes = 4): bigint {
+		if ((offset & 3) !== 0 || offset < 0 || offset + bytes > this.size) {
+			throw new ChannelArgumentError(`memory offset 0x${offset.toString(16)} out of range or unaligned`, {
+				offset,
+				size: this.size,
+			});
+		}
+		return this.#base + BigInt(offset);
+	}
+
+	read32(offset: number): number {
+		this.#window.read(this.#at(offset), this.#scratch);
+		return this.#view.getUint32(0, true);
+	}
+
+	write32(offset: number, value: number): void {
+		const at = this.#at(offset);
+		this.#view.setUint32(0, value >>> 0, true);
+		this.#window.write(at, this.#scratch);
+	}
+
+	store32(offset: number, value: number): void {
+		this.write32(offset, value);
+	}
+
+	load32(offset: number): number {
+		return this.read32(offset);
+	}
+
+	writeWords(offset: number, words: ArrayLike<number>): void {
+		this.#at(offset, 4 * words.length);
+		for (let k = 0; k < words.length; k++) this.write32(offset + 4 * k, words[k] as number);
+	}
+
+	subregion(offset: number, size: number): MemoryRegion {
+		if ((offset & 3) !== 0 || (size & 3) !== 0 || offset < 0 || size < 0 || offset + size > this.size) {
+			throw new ChannelArgumentError('subregion out of range or unaligned', { offset, size, of: this.size });
+		}
+		return new WindowRegion(this.#window, this.#base + BigInt(offset), size);
+	}
 }

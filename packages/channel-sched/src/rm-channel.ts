@@ -6,8 +6,9 @@
  * work-submit token (`NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN`). RM owns runlists, TSGs and CHRAM.
  *
  * Creation validates, then commits or unwinds everything (style habit 4): a failure at any step frees what the
- * earlier steps made, in reverse order. {@link RmChannel.destroy} frees the RM objects, the mappings and the
- * memory.
+ * earlier steps made, in reverse order. {@link RmChannel.disable} deschedules a killed channel
+ * (`GPFIFO_SCHEDULE` off) so the GPU stops fetching it; {@link RmChannel.destroy} frees the RM objects, the
+ * mappings and the memory.
  *
  * This module never imports a concrete ABI package: it declares the narrow structural interfaces it needs
  * ({@link FifoAbi}, {@link CeAbi}) and checks at run time that the ABI handed in provides them.
@@ -16,13 +17,13 @@
  */
 
 import type { FirmwareAbi } from '@gspkit/abi';
-import type { ChipInfo, DmaBuffer, DmaMemory, Platform } from '@gspkit/hal';
+import type { ChipInfo, DmaBuffer, DmaMemory, Platform, VramWindow } from '@gspkit/hal';
 import type { VaSpace } from '@gspkit/mmu';
 import { GpFifoChannel } from './channel.ts';
 import { type GenerationClasses, generationClasses } from './classes.ts';
 import { ChannelArgumentError, UnsupportedError } from './errors.ts';
 import { bar0Doorbell, PB_VA_BITS, USERD_SIZE } from './gpfifo.ts';
-import { dmaRegion, type MemoryRegion } from './memory.ts';
+import { dmaRegion, type MemoryRegion, vramWindowRegion } from './memory.ts';
 import { noteAllocation } from './signalling.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -207,8 +208,8 @@ export interface ChannelMemoryProvider {
 }
 
 /**
- * Channel memory in coherent system memory (`NV_ADDRESS_SPACE` 1). nouveau puts the instance block and USERD in
- * video memory (address space 2); a VRAM provider belongs to `core`, which owns the FB heap.
+ * Channel memory in coherent system memory (`NV_ADDRESS_SPACE` 1), for a driver without a VRAM heap. The
+ * reference (C.8) places the instance block and USERD in video memory: {@link vramChannelMemory}.
  */
 export function dmaChannelMemory(dma: DmaMemory): ChannelMemoryProvider {
 	return {
@@ -223,6 +224,64 @@ export function dmaChannelMemory(dma: DmaMemory): ChannelMemoryProvider {
 				cpu: dmaRegion(buf, 0, size),
 				free: () => dma.free(buf),
 			};
+		},
+	};
+}
+
+/** The FB heap {@link vramChannelMemory} takes blocks from (core's VRAM allocator). */
+export interface VramBlockAllocator {
+	/** Allocate `size` bytes of VRAM aligned to `align` (a power of two ≥ 4 KiB); returns the FB offset. */
+	alloc(size: number, align: number, label: string): bigint;
+	/** Give back a block {@link VramBlockAllocator.alloc} returned. */
+	free(offset: bigint): void;
+}
+
+/** Options of {@link vramChannelMemory}. */
+export interface VramChannelMemoryOptions {
+	/** Where the instance block and USERD come from. */
+	readonly vram: VramBlockAllocator;
+	/**
+	 * CPU access to VRAM (USERD carries GP_PUT/GP_GET): a BAR window that maps FB offsets one to one, as
+	 * `gpu-sim`'s BAR1 does. A block beyond the window's end goes to system memory instead.
+	 */
+	readonly window: VramWindow;
+	/** System memory for the method buffer (and for blocks the window cannot reach). */
+	readonly dma: DmaMemory;
+}
+
+/**
+ * Channel memory placed as the reference (C.8) and nouveau's r535 path place it: the instance block (with
+ * RAMFC) and USERD in video memory (`NV_ADDRESS_SPACE` 2, cached), zeroed through the BAR window; the CE fault
+ * method buffer in system memory (address space 1, uncached). A VRAM block the window cannot reach falls back
+ * to system memory (RM accepts either; the descriptor says which).
+ */
+export function vramChannelMemory(options: VramChannelMemoryOptions): ChannelMemoryProvider {
+	const sysmem = dmaChannelMemory(options.dma);
+	const { vram, window } = options;
+	return {
+		alloc(purpose, size, align) {
+			if (purpose === 'mthdbuf') return sysmem.alloc(purpose, size, align);
+			noteAllocation(`channel ${purpose}`);
+			const bytes = roundPage(size);
+			const offset = vram.alloc(bytes, Math.max(align, 4096), `channel ${purpose}`);
+			if (offset + BigInt(bytes) > window.size) {
+				vram.free(offset);
+				return sysmem.alloc(purpose, size, align);
+			}
+			try {
+				window.write(offset, new Uint8Array(bytes));
+				return {
+					address: offset,
+					size,
+					addressSpace: 2,
+					cacheAttrib: 1,
+					cpu: vramWindowRegion(window, offset, size),
+					free: () => vram.free(offset),
+				};
+			} catch (e) {
+				vram.free(offset);
+				throw e;
+			}
 		},
 	};
 }
@@ -363,7 +422,10 @@ export class RmChannel {
 	/** GPU VAs of the ring, kernel-push area and semaphore. */
 	readonly vas: { readonly ring: bigint; readonly kernelPush: bigint; readonly semaphore: bigint };
 	readonly #undo: Undo[];
+	readonly #deschedule: () => Promise<void>;
 	#destroyed = false;
+	#scheduled = true;
+	#disabling: Promise<void> | undefined;
 
 	/** @internal use {@link createRmChannel}. */
 	constructor(
@@ -373,6 +435,7 @@ export class RmChannel {
 		workSubmitToken: number,
 		vas: RmChannel['vas'],
 		undo: Undo[],
+		deschedule: () => Promise<void>,
 	) {
 		this.channel = channel;
 		this.classes = classes;
@@ -381,6 +444,7 @@ export class RmChannel {
 		this.workSubmitToken = workSubmitToken;
 		this.vas = vas;
 		this.#undo = undo;
+		this.#deschedule = deschedule;
 	}
 
 	/** Whether {@link RmChannel.destroy} ran. */
@@ -389,13 +453,54 @@ export class RmChannel {
 	}
 
 	/**
+	 * Whether RM may still schedule the channel: `true` from creation until RM acknowledged
+	 * {@link RmChannel.disable} (or the channel was destroyed).
+	 */
+	get scheduled(): boolean {
+		return this.#scheduled && !this.#destroyed;
+	}
+
+	/** The disable {@link RmChannel.disable} started (settled or in flight); `undefined` if none was asked for. */
+	get disabling(): Promise<void> | undefined {
+		return this.#disabling;
+	}
+
+	/**
+	 * Stop the GPU from running the channel: `NVA06F_CTRL_CMD_GPFIFO_SCHEDULE` with `bEnable` = 0, so the host
+	 * fetches no more of its GPFIFO (a killed channel's queued work must never execute). Killing only the CPU
+	 * side fails the fences but leaves the hardware free to run the jobs later.
+	 *
+	 * Safe from a kill path: the RM call starts on a later microtask (outside the fence-signalling section),
+	 * and the promise only reports the outcome. Idempotent (every call returns the first call's promise). After
+	 * {@link RmChannel.destroy} began it does nothing (freeing the channel in RM deschedules it), and
+	 * `destroy` waits for a disable in flight before it frees the channel, so the control never reaches a
+	 * freed (or reused) handle.
+	 */
+	disable(): Promise<void> {
+		if (this.#disabling !== undefined) return this.#disabling;
+		if (this.#destroyed) {
+			this.#disabling = Promise.resolve();
+			return this.#disabling;
+		}
+		this.#disabling = Promise.resolve().then(async () => {
+			if (this.#destroyed) return;
+			await this.#deschedule();
+			this.#scheduled = false;
+		});
+		return this.#disabling;
+	}
+
+	/**
 	 * Free everything: the copy object and the channel in RM, the mappings, the memory. Kills the CPU side first
-	 * (pending fences fail with `error`). Idempotent. Rejects with the first failure after trying every step.
+	 * (pending fences fail with `error`) and lets a {@link RmChannel.disable} in flight finish. Idempotent.
+	 * Rejects with the first failure after trying every step.
 	 */
 	async destroy(error: Error = new Error('channel destroyed')): Promise<void> {
 		if (this.#destroyed) return;
 		this.#destroyed = true;
 		this.channel.kill(error);
+		// Its outcome is the disabler's business; only the ordering matters here.
+		await this.#disabling?.catch(() => undefined);
 		const errors = await unwind(this.#undo);
 		if (errors.length > 0) throw errors[0];
 	}
@@ -525,6 +630,7 @@ export async function createRmChannel(options: RmChannelOptions): Promise<RmChan
 			token,
 			{ ring: ringVa, kernelPush: kpVa, semaphore: semVa },
 			undo,
+			() => control(fifo.schedule(false)),
 		);
 	} catch (e) {
 		await unwind(undo);

@@ -1,6 +1,12 @@
 import type { FirmwareAbi } from '@gspkit/abi';
 import type { RpcEngine } from '@gspkit/gsp-rpc';
-import { chipByName, type DmaAllocOptions, type DmaBuffer, type DmaMemory } from '@gspkit/hal';
+import {
+	chipByName,
+	type DmaAllocOptions,
+	type DmaBuffer,
+	type DmaMemory,
+	type VramWindow,
+} from '@gspkit/hal';
 import { dmaPageTableAllocator, VaSpace } from '@gspkit/mmu';
 import { describe, expect, it } from 'vitest';
 import {
@@ -19,6 +25,9 @@ import {
 	sharedRegion,
 	UnsupportedError,
 	USERD,
+	type VramBlockAllocator,
+	vramChannelMemory,
+	vramWindowRegion,
 } from '../src/index.ts';
 
 // The RPC engine satisfies the structural interface (compile-time check).
@@ -282,6 +291,85 @@ describe('RM-backed channels', () => {
 		expect(dma.liveAllocations).toBe(0);
 	});
 
+	it('disable() deschedules the channel in RM once (GPFIFO_SCHEDULE bEnable=0), off the calling stack', async () => {
+		const { rm, options } = setup();
+		const ch = await createRmChannel(options);
+		const before = rm.calls.length;
+		expect(ch.scheduled).toBe(true);
+		expect(ch.disabling).toBeUndefined();
+		const p = ch.disable();
+		// Nothing reaches RM synchronously (callers are inside the scheduler's kill).
+		expect(rm.calls).toHaveLength(before);
+		expect(ch.disable()).toBe(p);
+		expect(ch.disabling).toBe(p);
+		await p;
+		expect(rm.calls.slice(before)).toEqual([
+			{ op: 'control', args: [0xc1d00001, 0xf1f00003, CMD.schedule], params: { bEnable: 0 } },
+		]);
+		expect(ch.scheduled).toBe(false);
+		await ch.disable();
+		expect(rm.calls).toHaveLength(before + 1);
+		await ch.destroy();
+		expect(rm.objects.size).toBe(0);
+	});
+
+	it('destroy() waits for a disable in flight before freeing the channel, and a late disable does nothing', async () => {
+		const { rm, options } = setup();
+		const ch = await createRmChannel(options);
+		let release: () => void = () => undefined;
+		const gate = new Promise<void>((r) => {
+			release = r;
+		});
+		const control = rm.rmControl.bind(rm);
+		rm.rmControl = async (hClient, hObject, cmd, params) => {
+			const reply = await control(hClient, hObject, cmd, params);
+			if (cmd === CMD.schedule) await gate;
+			return reply;
+		};
+		const disabled = ch.disable();
+		await Promise.resolve(); // the control is sent
+		const destroyed = ch.destroy();
+		for (let i = 0; i < 10; i++) await Promise.resolve();
+		const ops = () => rm.calls.map((c) => (c.op === 'control' ? c.args[2] : c.op));
+		expect(ops().at(-1)).toBe(CMD.schedule);
+		expect(rm.calls.some((c) => c.op === 'free')).toBe(false);
+		release();
+		await disabled;
+		await destroyed;
+		expect(ops().slice(-3)).toEqual([CMD.schedule, 'free', 'free']);
+		expect(rm.objects.size).toBe(0);
+		expect(ch.scheduled).toBe(false);
+		// Asked after destroy: no RM call (the channel is gone, its handle may be reused).
+		const again = setup();
+		const other = await createRmChannel(again.options);
+		await other.destroy();
+		await other.disable();
+		expect(again.rm.calls.filter((c) => c.args[2] === CMD.schedule)).toHaveLength(1); // only the enable
+		expect(other.scheduled).toBe(false);
+	});
+
+	it('a disable overtaken by destroy() sends nothing; a refused disable rejects and destroy still frees', async () => {
+		const a = setup();
+		const ch = await createRmChannel(a.options);
+		const p = ch.disable();
+		await ch.destroy(); // same tick: destroy wins, freeing the channel deschedules it
+		await p;
+		expect(a.rm.calls.filter((c) => c.args[2] === CMD.schedule).map((c) => c.params)).toEqual([
+			{ bEnable: 1 },
+		]);
+		expect(a.rm.objects.size).toBe(0);
+
+		const b = setup();
+		const refused = await createRmChannel(b.options);
+		b.rm.failOn = CMD.schedule;
+		await expect(refused.disable()).rejects.toThrow(/refused control 0xa06f0103/);
+		expect(refused.scheduled).toBe(true);
+		b.rm.failOn = undefined;
+		await refused.destroy();
+		expect(b.rm.objects.size).toBe(0);
+		expect(b.dma.liveAllocations).toBe(0);
+	});
+
 	it('refuses an ABI without a fifo sub-interface, before touching anything', async () => {
 		const { dma, rm, options } = setup('GA102', fakeAbi({ noFifo: true }));
 		await expect(createRmChannel(options)).rejects.toBeInstanceOf(UnsupportedError);
@@ -324,6 +412,116 @@ describe('RM-backed channels', () => {
 		expect(ch.channel.space).toBe(63);
 		await ch.destroy();
 		expect(Object.values(blocks).every((b) => b.freed)).toBe(true);
+	});
+});
+
+/** VRAM as plain bytes behind a BAR window of `windowSize` bytes, with a bump allocator that records frees. */
+function fakeVram(windowSize = 0x10_0000n) {
+	const fb = new Uint8Array(0x40_0000).fill(0xa5); // stale contents: the provider must zero what it hands out
+	let next = 0x2_0000n;
+	const live = new Map<bigint, number>();
+	const allocator: VramBlockAllocator = {
+		alloc(size, align) {
+			const at = ((next + BigInt(align) - 1n) / BigInt(align)) * BigInt(align);
+			next = at + BigInt(size);
+			live.set(at, size);
+			return at;
+		},
+		free(offset) {
+			if (!live.delete(offset)) throw new Error(`VRAM 0x${offset.toString(16)} is not allocated`);
+		},
+	};
+	const window: VramWindow = {
+		size: windowSize,
+		read(offset, dst) {
+			if (offset + BigInt(dst.length) > windowSize) throw new Error('outside the window');
+			dst.set(fb.subarray(Number(offset), Number(offset) + dst.length));
+		},
+		write(offset, src) {
+			if (offset + BigInt(src.length) > windowSize) throw new Error('outside the window');
+			fb.set(src, Number(offset));
+		},
+	};
+	const word = (at: bigint) => new DataView(fb.buffer).getUint32(Number(at), true);
+	return { fb, allocator, window, live, word };
+}
+
+describe('channel memory in VRAM', () => {
+	it('puts instance block and USERD in FB (address space 2), the method buffer in sysmem; USERD is the VRAM word', async () => {
+		const { options, rm, dma } = setup();
+		const v = fakeVram();
+		const ch = await createRmChannel({
+			...options,
+			memory: vramChannelMemory({ vram: v.allocator, window: v.window, dma }),
+		});
+		const p = rm.calls[1]?.params as Record<string, Record<string, string | number>>;
+		// First fit from 0x20000: the instance block (4 KiB aligned), then USERD in its own page.
+		expect(p.instanceMem).toEqual({ base: '0x20000', size: '0x1000', addressSpace: 2, cacheAttrib: 1 });
+		expect(p.ramfcMem).toEqual({ base: '0x20000', size: '0x200', addressSpace: 2, cacheAttrib: 1 });
+		expect(p.userdMem).toEqual({ base: '0x21000', size: '0x200', addressSpace: 2, cacheAttrib: 1 });
+		expect(p.mthdbufMem).toMatchObject({ size: '0x5000', addressSpace: 1, cacheAttrib: 0 });
+		expect(BigInt(p.mthdbufMem?.base as string)).toBeGreaterThanOrEqual(0x80_0000_0000n); // a bus address
+		// Zeroed through the window (the FB had stale 0xa5 bytes).
+		expect(v.fb.subarray(0x20000, 0x22000).every((b) => b === 0)).toBe(true);
+		expect(v.fb[0x22000]).toBe(0xa5);
+
+		ch.channel.submit([], new Fence());
+		ch.channel.submit([], new Fence());
+		ch.channel.submit([], new Fence());
+		expect(v.word(0x21000n + BigInt(USERD.GP_PUT))).toBe(3); // GP_PUT in little-endian, in VRAM
+		expect(ch.channel.inFlight).toBe(3);
+		new DataView(v.fb.buffer).setUint32(0x21000 + USERD.GP_GET, 2, true); // the host fetched two
+		expect(ch.channel.get).toBe(2);
+		expect(ch.channel.inFlight).toBe(1);
+		expect(v.live.size).toBe(2);
+		await ch.destroy();
+		expect(v.live.size).toBe(0);
+		expect(dma.liveAllocations).toBe(0);
+	});
+
+	it('falls back to system memory for a block the window cannot reach, and unwinds VRAM on failure', async () => {
+		const a = setup();
+		const v = fakeVram(0x2_1000n); // the window ends after the instance block
+		const ch = await createRmChannel({
+			...a.options,
+			memory: vramChannelMemory({ vram: v.allocator, window: v.window, dma: a.dma }),
+		});
+		const p = a.rm.calls[1]?.params as Record<string, Record<string, string | number>>;
+		expect(p.instanceMem).toMatchObject({ base: '0x20000', addressSpace: 2 });
+		expect(p.userdMem).toMatchObject({ addressSpace: 1, cacheAttrib: 1 });
+		expect(v.live.size).toBe(1); // the unreachable USERD page went back to the heap
+		await ch.destroy();
+		expect(v.live.size).toBe(0);
+		expect(a.dma.liveAllocations).toBe(0);
+
+		const b = setup();
+		const w = fakeVram();
+		b.rm.failOn = CMD.bind;
+		await expect(
+			createRmChannel({
+				...b.options,
+				memory: vramChannelMemory({ vram: w.allocator, window: w.window, dma: b.dma }),
+			}),
+		).rejects.toThrow(/refused control/);
+		expect(w.live.size).toBe(0);
+		expect(b.dma.liveAllocations).toBe(0);
+	});
+
+	it('vramWindowRegion reads and writes little-endian words at the window offset, and checks its bounds', () => {
+		const v = fakeVram();
+		const r = vramWindowRegion(v.window, 0x1000n, 64);
+		r.write32(4, 0x1234_5678);
+		expect([...v.fb.subarray(0x1004, 0x1008)]).toEqual([0x78, 0x56, 0x34, 0x12]);
+		r.store32(60, 0xffff_fffe);
+		expect(r.load32(60)).toBe(0xffff_fffe);
+		r.writeWords(8, [1, 2]);
+		expect(v.word(0x100cn)).toBe(2);
+		const sub = r.subregion(8, 8);
+		expect(sub.read32(4)).toBe(2);
+		expect(() => r.read32(64)).toThrow(/out of range/);
+		expect(() => r.read32(2)).toThrow(/unaligned/);
+		expect(() => sub.write32(8, 0)).toThrow(/out of range/);
+		expect(() => vramWindowRegion(v.window, 0x10_0000n - 60n, 64)).toThrow(/VRAM window region/);
 	});
 });
 

@@ -1,9 +1,10 @@
 /**
  * Channels: a GPFIFO channel allocated through GSP-RM with the generation's classes (channel-sched's
- * `createRmChannel`: ring, kernel-push area and semaphore mapped in the VA space's kernel window; instance block,
- * USERD and method buffer in system memory; BIND, GPFIFO_SCHEDULE, the work-submit token; a copy object on it)
- * and a drm_sched-style `Scheduler` (channel-sched) that runs jobs on it. Hardware fences are processed by the
- * device's service loop; a robust-channel error GSP-RM reports for this channel kills it.
+ * `createRmChannel`: ring, kernel-push area and semaphore mapped in the VA space's kernel window; instance block
+ * and USERD in VRAM, method buffer in system memory; BIND, GPFIFO_SCHEDULE, the work-submit token; a copy object
+ * on it) and a drm_sched-style `Scheduler` (channel-sched) that runs jobs on it. Hardware fences are processed by
+ * the device's service loop; a robust-channel error GSP-RM reports for this channel, or a job timeout, kills it,
+ * and the device then asks RM to deschedule it so the GPU runs none of its remaining work.
  *
  * @module
  */
@@ -76,8 +77,10 @@ export interface SubmitOptions {
 export interface ChannelHost {
 	/** Note outstanding work so the service loop runs. */
 	kick(): void;
-	/** Forget the channel (destroyed). */
+	/** Forget the channel (destroy began: no more fence processing or RC lookups for it). */
 	forget(channel: DeviceChannel): void;
+	/** RM freed the channel (or was asked to): its RM handles may be reused now, not earlier. */
+	released(channel: DeviceChannel): void;
 }
 
 /** A GPFIFO channel with its scheduler. */
@@ -242,6 +245,7 @@ export class DeviceChannel {
 		} catch (e) {
 			first = e;
 		}
+		this.#host.released(this);
 		for (const f of this.#extra.splice(0)) {
 			try {
 				f();
