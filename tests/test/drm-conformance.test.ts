@@ -3,14 +3,17 @@
  * run by @gspkit/drm-client against the gspkit-drm server on two devices: the frontend's in-memory fake
  * (a fresh one per case; jobs complete only when the test drains them) and the REAL core device (gpu-sim,
  * synthetic GSP-RM r570 firmware, virtual clock; booted once per block, a fresh client per case, and every
- * case must leave no VRAM, DMA memory, VA space or channel behind). Cases that need a fake-only control are
- * skipped on core; EXEC cases push real copy-engine methods so that they do real work on core.
+ * case must leave no VRAM, DMA memory, VA space or channel behind). Where a case needs a fake-only control
+ * (holding jobs back, completing them out of order) the fake checks the intermediate states and core the
+ * end state; timeouts run on the device's virtual clock (`advance`). EXEC cases push real copy-engine
+ * methods so that they do real work on core. The socket protocol has no dup(): basic-with_fd_dup uses a
+ * second export of the handle, which is the same dma-buf under a new descriptor.
  */
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type DrmClient, openDrm } from '@gspkit/drm-client';
+import { DrmClient, openDrm } from '@gspkit/drm-client';
 import { serveDevice } from '@gspkit/drm-driver';
 import type { DrmServer, DrmServerEvent } from '@gspkit/drm-driver/server';
 import {
@@ -18,8 +21,10 @@ import {
 	DRM_NOUVEAU_VM_BIND_OP_MAP,
 	DRM_NOUVEAU_VM_BIND_OP_UNMAP,
 	DRM_NOUVEAU_VM_BIND_RUN_ASYNC,
+	DRM_NOUVEAU_VM_BIND_SPARSE,
 	DRM_SYNCOBJ_QUERY_FLAGS_LAST_SUBMITTED,
 	DRM_SYNCOBJ_WAIT_FLAGS_WAIT_ALL,
+	DRM_SYNCOBJ_WAIT_FLAGS_WAIT_AVAILABLE,
 	DRM_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT,
 	NOUVEAU_FIFO_ENGINE_CE,
 	NOUVEAU_GEM_DOMAIN_NO_SHARE,
@@ -27,6 +32,7 @@ import {
 	NOUVEAU_GETPARAM_EXEC_PUSH_MAX,
 	NOUVEAU_GETPARAM_PCI_DEVICE,
 } from '@gspkit/drm-frontend';
+import { VirtualClock } from '@gspkit/hal';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openSynthetic, patternBytes } from './core-kit.ts';
 import { type FakeDrmDevice, startServer } from './drm-kit.ts';
@@ -39,6 +45,8 @@ interface Kit {
 	readonly fake: FakeDrmDevice | undefined;
 	/** Run submitted jobs: the fake completes them only when drained; core's GPU runs them by itself. */
 	runJobs(): void;
+	/** Move the device clock (virtual on both devices) forward by `ns`, running what falls due. */
+	advance(ns: bigint): Promise<void>;
 	/** After clients closed: wait until the server saw it (`clients` left) and the device-side teardown ran. */
 	idle(clients?: number): Promise<void>;
 	/** A measure of the buffer memory the device holds (fake: objects, core: VRAM bytes). */
@@ -68,6 +76,10 @@ async function startFakeKit(): Promise<Kit> {
 		server: k.server,
 		fake: k.device,
 		runJobs: () => void k.device.drain(),
+		async advance(ns) {
+			k.device.clock.advance(ns);
+			await new Promise((r) => setImmediate(r));
+		},
 		buffersHeld: () => BigInt(k.device.buffers.size),
 		async idle(clients = 0) {
 			await waitForConnections(k.server, clients);
@@ -103,6 +115,12 @@ async function startCoreKit(): Promise<Kit> {
 		server: service.server,
 		fake: undefined,
 		runJobs() {},
+		async advance(ns) {
+			if (!(gpu.clock instanceof VirtualClock))
+				throw new Error('the conformance core device runs on a virtual clock');
+			gpu.clock.advance(ns);
+			await new Promise((r) => setImmediate(r));
+		},
 		buffersHeld: () => device.vramUsed(),
 		async idle(clients = 0) {
 			await waitForConnections(service.server, clients);
@@ -151,6 +169,7 @@ const KERNEL_SIZE = 4n << 30n;
 const VA = 8n << 30n;
 /** Far in the future on any device clock. */
 const LONG = 10n ** 12n;
+const MS = 1_000_000n;
 
 /** `SEC_OP` INC method header (Volta+ push format): count 28:16, subchannel 15:13, dword address 11:0. */
 function inc(subchannel: number, method: number, ...data: number[]): number[] {
@@ -318,6 +337,61 @@ describe.each(DEVICES)('on the $name device', (target) => {
 			await c.syncobjTimelineSignal([h], [4n]);
 			expect(await w).toBe(0);
 		});
+		it('etime-single-wait-available-unsubmitted', async () => {
+			const h = await c.syncobjCreate();
+			const w = errno(
+				c.syncobjTimelineWait([h], [1n], {
+					timeoutNs: (await c.now()) + 5n * MS,
+					flags: DRM_SYNCOBJ_WAIT_FLAGS_WAIT_AVAILABLE,
+				}),
+			);
+			await kit.advance(6n * MS);
+			expect(await w).toBe('ETIME');
+			// Without WAIT_AVAILABLE (or WAIT_FOR_SUBMIT) an unsubmitted point is EINVAL, not a wait.
+			expect(await errno(c.syncobjTimelineWait([h], [1n], { timeoutNs: (await c.now()) + 5n * MS }))).toBe(
+				'EINVAL',
+			);
+		});
+		it('etime-multi-wait-all-available-unsubmitted (one point signalled, one never submitted)', async () => {
+			const a = await c.syncobjCreate();
+			const b = await c.syncobjCreate();
+			await c.syncobjTimelineSignal([a], [1n]);
+			const w = errno(
+				c.syncobjTimelineWait([a, b], [1n, 1n], {
+					timeoutNs: (await c.now()) + 5n * MS,
+					flags: DRM_SYNCOBJ_WAIT_FLAGS_WAIT_AVAILABLE | DRM_SYNCOBJ_WAIT_FLAGS_WAIT_ALL,
+				}),
+			);
+			await kit.advance(6n * MS);
+			expect(await w).toBe('ETIME');
+			// Wait-any is satisfied by the signalled one.
+			expect(
+				await c.syncobjTimelineWait([b, a], [1n, 1n], {
+					timeoutNs: (await c.now()) + 5n * MS,
+					flags: DRM_SYNCOBJ_WAIT_FLAGS_WAIT_AVAILABLE,
+				}),
+			).toBe(1);
+		});
+		it('etime-single-wait-for-submit-unsubmitted on a point above the signalled ones', async () => {
+			const h = await c.syncobjCreate();
+			await c.syncobjTimelineSignal([h], [2n]);
+			const w = errno(
+				c.syncobjTimelineWait([h], [3n], {
+					timeoutNs: (await c.now()) + 5n * MS,
+					flags: DRM_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT,
+				}),
+			);
+			await kit.advance(6n * MS);
+			expect(await w).toBe('ETIME');
+		});
+		it('host-signal-unordered: a lower point after a higher one keeps the higher point', async () => {
+			const h = await c.syncobjCreate();
+			await c.syncobjTimelineSignal([h], [5n]);
+			await c.syncobjTimelineSignal([h], [2n]);
+			expect(await c.syncobjQuery([h])).toEqual([5n]);
+			expect(await c.syncobjQuery([h], DRM_SYNCOBJ_QUERY_FLAGS_LAST_SUBMITTED)).toEqual([5n]);
+			expect(await c.syncobjTimelineWait([h], [5n])).toBe(0);
+		});
 	});
 
 	describe('xe_vm-style bind/unbind (nouveau VM_BIND)', () => {
@@ -385,6 +459,101 @@ describe.each(DEVICES)('on the $name device', (target) => {
 			);
 			expect(r).toBe('EOPNOTSUPP');
 		});
+		it('bad out-sync type is EINVAL; an unknown out-syncobj is ENOENT', async () => {
+			await vmClient();
+			const so = await c.syncobjCreate();
+			const sig = (s: { handle: number; flags?: number }) =>
+				errno(c.vmBind({ ops: [], sig: [s], flags: DRM_NOUVEAU_VM_BIND_RUN_ASYNC }));
+			expect(await sig({ handle: so, flags: DRM_NOUVEAU_SYNC_TYPE_MASK })).toBe('EINVAL');
+			expect(await sig({ handle: so + 40 })).toBe('ENOENT');
+			expect(await errno(c.syncobjWait([so]))).toBe('EINVAL'); // nothing was attached
+		});
+		it('bind-array-flag-invalid: one op with an unknown op code fails the array, which changes nothing', async () => {
+			await vmClient();
+			const bo = await c.gemNew({ size: MiB, domain: NOUVEAU_GEM_DOMAIN_VRAM });
+			const good = { op: DRM_NOUVEAU_VM_BIND_OP_MAP, handle: bo.handle, addr: VA, range: 64n * 1024n };
+			const ops = [good, { ...good, addr: VA + MiB, op: 2 }, { ...good, addr: VA + 2n * MiB }];
+			expect(await errno(c.vmBind({ ops }))).toBe('EINVAL');
+			expect(await errno(c.vmBind({ ops, async: true }))).toBe('EINVAL');
+			expect(kit.server.frontend.files[0]?.uvmm?.mappings.length).toBe(0);
+			// The same array without the bad op goes through.
+			await c.vmBind({ ops: [good, ops[2] as typeof good] });
+			expect(kit.server.frontend.files[0]?.uvmm?.mappings.length).toBe(2);
+		});
+
+		describe('sparse regions', () => {
+			const SPARSE = DRM_NOUVEAU_VM_BIND_SPARSE;
+			const REGION = VA + 4n * MiB;
+			const sparse = (addr: bigint, range: bigint) => ({
+				op: DRM_NOUVEAU_VM_BIND_OP_MAP,
+				flags: SPARSE,
+				addr,
+				range,
+			});
+			const unmapSparse = (addr: bigint, range: bigint) => ({
+				op: DRM_NOUVEAU_VM_BIND_OP_UNMAP,
+				flags: SPARSE,
+				addr,
+				range,
+			});
+
+			it('a backed map straddling a region border is ENOSPC; inside or outside it is fine', async () => {
+				await vmClient();
+				const bo = await c.gemNew({ size: MiB, domain: NOUVEAU_GEM_DOMAIN_VRAM });
+				const map = (addr: bigint) => ({
+					op: DRM_NOUVEAU_VM_BIND_OP_MAP,
+					handle: bo.handle,
+					addr,
+					range: MiB,
+				});
+				await c.vmBind({ ops: [sparse(REGION, 2n * MiB)] });
+				expect(await errno(c.vmBind({ ops: [map(REGION - MiB / 2n)] }))).toBe('ENOSPC'); // across the start
+				expect(await errno(c.vmBind({ ops: [map(REGION + (3n * MiB) / 2n)] }))).toBe('ENOSPC'); // the end
+				// A new region over the existing one, or over a backed mapping, is ENOSPC too.
+				expect(await errno(c.vmBind({ ops: [sparse(REGION + MiB, 2n * MiB)] }))).toBe('ENOSPC');
+				await c.vmBind({ ops: [map(REGION + MiB)] }); // fully inside
+				await c.vmBind({ ops: [map(REGION + 4n * MiB)] }); // fully outside
+				expect(await errno(c.vmBind({ ops: [sparse(REGION + 4n * MiB, MiB)] }))).toBe('ENOSPC');
+				const vm = kit.server.frontend.files[0]?.uvmm;
+				expect(vm?.regions).toEqual([{ addr: REGION, range: 2n * MiB }]);
+				expect(vm?.mappings.map((m) => m.addr)).toEqual([REGION + MiB, REGION + 4n * MiB]);
+				// A failed straddle inside an async bind is reported at submit as well.
+				expect(await errno(c.vmBind({ ops: [map(REGION - MiB / 2n)], async: true }))).toBe('ENOSPC');
+			});
+
+			it('UNMAP|SPARSE must match a region exactly (ENOENT), and unmaps what lies inside it', async () => {
+				await vmClient();
+				const bo = await c.gemNew({ size: MiB, domain: NOUVEAU_GEM_DOMAIN_VRAM });
+				await c.vmBind({ ops: [sparse(REGION, 2n * MiB)] });
+				await c.vmBind({
+					ops: [{ op: DRM_NOUVEAU_VM_BIND_OP_MAP, handle: bo.handle, addr: REGION, range: MiB }],
+				});
+				for (const [addr, range] of [
+					[REGION, MiB], // part of it
+					[REGION - MiB, 3n * MiB], // more than it
+					[REGION + MiB, 2n * MiB], // overlapping its end
+					[REGION + 8n * MiB, 2n * MiB], // nothing there
+				] as const) {
+					expect({ addr, range, e: await errno(c.vmBind({ ops: [unmapSparse(addr, range)] })) }).toEqual({
+						addr,
+						range,
+						e: 'ENOENT',
+					});
+				}
+				// Within one call the region can be unmapped only once.
+				expect(
+					await errno(c.vmBind({ ops: [unmapSparse(REGION, 2n * MiB), unmapSparse(REGION, 2n * MiB)] })),
+				).toBe('ENOENT');
+				const vm = kit.server.frontend.files[0]?.uvmm;
+				expect(vm?.regions.length).toBe(1);
+				expect(vm?.mappings.length).toBe(1);
+				await c.vmBind({ ops: [unmapSparse(REGION, 2n * MiB)] });
+				expect([vm?.regions.length, vm?.mappings.length]).toEqual([0, 0]);
+				expect(await errno(c.vmBind({ ops: [unmapSparse(REGION, 2n * MiB)] }))).toBe('ENOENT');
+				// The range is free for a new region.
+				await c.vmBind({ ops: [sparse(REGION, 2n * MiB)] });
+			});
+		});
 	});
 
 	describe('xe_prime_self_import', () => {
@@ -407,6 +576,32 @@ describe.each(DEVICES)('on the $name device', (target) => {
 			const fa = await c.primeHandleToFd(a.handle);
 			const fb = await c.primeHandleToFd(b.handle);
 			expect([await c.primeFdToHandle(fa), await c.primeFdToHandle(fb)]).toEqual([a.handle, b.handle]);
+		});
+		it('basic-with_fd_dup: the dma-buf outlives its first descriptor, the exporter handle and the exporter file', async () => {
+			// The protocol has no dup(): a second PRIME_HANDLE_TO_FD of the same handle is the same dma-buf
+			// under a new descriptor (the kernel's prime cache), which is what dup() gives.
+			const before = kit.buffersHeld();
+			const exporter = await DrmClient.open(c.connection);
+			const importer = await DrmClient.open(c.connection); // the process's second DRM file
+			const bo = await exporter.gemNew({ size: 4096n, domain: NOUVEAU_GEM_DOMAIN_VRAM });
+			const data = patternBytes(64, 0xd0d0);
+			await exporter.pwrite(bo.handle, 512n, data);
+			const fd1 = await exporter.primeHandleToFd(bo.handle);
+			const fd2 = await exporter.primeHandleToFd(bo.handle);
+			expect(fd2).not.toBe(fd1);
+			await exporter.gemClose(bo.handle);
+			await c.closeFd(fd1);
+			await exporter.close();
+			expect(kit.buffersHeld()).toBeGreaterThan(before); // fd2 holds it
+			const h = await importer.primeFdToHandle(fd2);
+			expect(await importer.primeFdToHandle(fd2)).toBe(h);
+			await c.closeFd(fd2);
+			expect(await importer.pread(h, 512n, 64)).toEqual(data); // the handle holds it
+			expect(await errno(c.closeFd(fd2))).toBe('EBADF');
+			await importer.gemClose(h);
+			await kit.idle(1);
+			expect(kit.buffersHeld()).toBe(before);
+			await importer.close();
 		});
 		it('NO_SHARE objects are not exported (EPERM)', async () => {
 			await vmClient();
@@ -491,6 +686,35 @@ describe.each(DEVICES)('on the $name device', (target) => {
 			kit.runJobs();
 			expect(await c.syncobjTimelineWait([tl], [8n], { timeoutNs: (await c.now()) + LONG })).toBe(0);
 			expect(await c.syncobjQuery([tl])).toEqual([8n]);
+		});
+		it('device-submit-unordered: a lower point submitted after a higher one keeps the higher point', async () => {
+			const { channel, push } = await channelWithPush();
+			const tl = await c.syncobjCreate();
+			await c.exec({ channel, pushes: [push], sig: [{ handle: tl, point: 3n }] });
+			await c.exec({ channel, pushes: [push], sig: [{ handle: tl, point: 1n }] });
+			expect(await c.syncobjQuery([tl], DRM_SYNCOBJ_QUERY_FLAGS_LAST_SUBMITTED)).toEqual([3n]);
+			if (kit.fake !== undefined) expect(await c.syncobjQuery([tl])).toEqual([0n]); // nothing ran yet
+			kit.runJobs();
+			expect(await c.syncobjTimelineWait([tl], [3n], { timeoutNs: (await c.now()) + LONG })).toBe(0);
+			expect(await c.syncobjQuery([tl])).toEqual([3n]);
+			expect(await c.syncobjTimelineWait([tl], [1n])).toBe(0);
+		});
+		it('device-signal-unordered: points of two channels signalling out of order', async () => {
+			const { channel: a, push } = await channelWithPush();
+			const b = (await c.channelAlloc({ engine: NOUVEAU_FIFO_ENGINE_CE })).channel;
+			const tl = await c.syncobjCreate();
+			await c.exec({ channel: a, pushes: [push], sig: [{ handle: tl, point: 1n }] });
+			await c.exec({ channel: b, pushes: [push], sig: [{ handle: tl, point: 2n }] });
+			expect(await c.syncobjQuery([tl], DRM_SYNCOBJ_QUERY_FLAGS_LAST_SUBMITTED)).toEqual([2n]);
+			if (kit.fake !== undefined) {
+				// Point 2's job finishes first: nothing is signalled "up to" any point yet.
+				expect(kit.fake.channels.get(b)?.completeNext()).toBe(true);
+				expect(await c.syncobjQuery([tl])).toEqual([0n]);
+				expect(await errno(c.syncobjTimelineWait([tl], [2n]))).toBe('ETIME');
+				expect(kit.fake.channels.get(a)?.completeNext()).toBe(true);
+			}
+			expect(await c.syncobjTimelineWait([tl], [2n], { timeoutNs: (await c.now()) + LONG })).toBe(0);
+			expect(await c.syncobjQuery([tl])).toEqual([2n]);
 		});
 		it('no-exec: EXEC with no pushes still orders its fence', async () => {
 			const { channel } = await channelWithPush();

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDrmError, openDrm } from '@gspkit/drm-client';
 import { runDrmDemo, serveDevice } from '@gspkit/drm-driver';
-import { NOUVEAU_GEM_DOMAIN_VRAM } from '@gspkit/drm-frontend';
+import { DRM_NOUVEAU_VM_BIND_OP_MAP, NOUVEAU_GEM_DOMAIN_VRAM } from '@gspkit/drm-frontend';
 import { describe, expect, it } from 'vitest';
 import { BRANCHES, openSynthetic } from './core-kit.ts';
 
@@ -60,6 +60,12 @@ describe.each(BRANCHES)('gspkit-drm on core with GSP-RM $version', ({ branch }) 
 			// b's own handle 1 is a different object than a's handle 1.
 			const own = await b.gemNew({ size: 65536n, domain: NOUVEAU_GEM_DOMAIN_VRAM });
 			expect(own.handle).toBe(demo.buffers[0]?.handle);
+			// Client VA spaces are externally owned (as nouveau promotes user VMMs): RM reserves nothing, so the
+			// first byte past b's kernel range — RM's [4 GiB, 4.5 GiB) in an RM-managed split — is b's to bind.
+			expect(device.vaSpaces.map((v) => v.externallyOwned)).toEqual([true, true]);
+			await b.vmBind({
+				ops: [{ op: DRM_NOUVEAU_VM_BIND_OP_MAP, handle: own.handle, addr: 4n << 30n, range: 65536n }],
+			});
 			await b.pwrite(own.handle, 0n, Uint8Array.of(1, 2, 3, 4));
 			expect(await b.pread(own.handle, 0n, 4)).toEqual(Uint8Array.of(1, 2, 3, 4));
 			expect(await a.pread(demo.buffers[0]?.handle ?? 0, 0n, 4)).not.toEqual(Uint8Array.of(1, 2, 3, 4));

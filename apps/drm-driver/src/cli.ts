@@ -1,8 +1,9 @@
 /**
  * `gspkit-drm`: the DRM-style driver's command line. By default it boots the (simulated) GPU end to end through
  * `@gspkit/core` — probe, firmware and ABI selection, falcon boot, GSP-RM RPC init, the RM object tree — then
- * creates a VA space and a copy channel, runs a copy workload through the scheduler, verifies it byte for byte
- * and prints what happened with timings. `gspkit-drm probe` only probes.
+ * creates a VA space and a copy channel, runs a copy workload through the scheduler, verifies it byte for byte,
+ * serves the DRM uAPI on a UNIX socket and runs a demo client through it, and prints what happened with timings.
+ * `gspkit-drm serve` only serves; `gspkit-drm probe` only probes.
  *
  * @module
  */
@@ -411,7 +412,8 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
 		.name('gspkit-drm')
 		.description(
 			'Boot an NVIDIA GPU through gspkit (probe, firmware and ABI selection, falcon boot, GSP-RM RPC, the RM ' +
-				'object tree), then run a copy workload through a VA space, a channel and its scheduler. Runs on the ' +
+				'object tree), run a copy workload through a VA space, a channel and its scheduler, then serve the DRM ' +
+				'uAPI on a UNIX socket and run a demo client (GEM, VM_BIND, EXEC, syncobjs) through it. Runs on the ' +
 				'embedded simulated GPU (gpu-sim). The published GSP firmware is used when found (--firmware, ' +
 				"GSPKIT_FIRMWARE_PATH, /lib/firmware, the gspkit cache), else gpu-sim's synthetic firmware.",
 		)

@@ -105,7 +105,7 @@ function pattern(bytes: Uint8Array, seed: number): void {
 	}
 }
 
-/** Where the client maps its buffers (above the widened kernel range of a [0, 4 GiB) VM_INIT). */
+/** Where the client maps its buffers (above its [0, 4 GiB) kernel range, as NVK keeps low VA for the kernel). */
 const CLIENT_VA_BASE = 8n << 30n;
 const PUSHBUF_SIZE = 65536n;
 

@@ -8,18 +8,19 @@
  *   channels exist on copy engines only (what core supports), so `engines` is `['ce']`.
  * - **buffers**: core memory (`allocMemory`, VRAM from core's allocator or coherent system memory) with CPU
  *   read/write; VRAM exhausted is ENOSPC, system memory ENOMEM.
- * - **VA spaces**: core VA spaces (page tables promoted to GSP-RM). VM_BIND operations are mmu `prepare`d as
- *   client operations and `commit`ted by the bind job. Core's kernel range must contain RM's reserved
- *   [4 GiB, 4.5 GiB) plus a window for its own channel mappings, so the range the client asks for is widened
- *   to `[min(addr, 4 GiB), max(addr + size, 5 GiB))`; a bind into the widened part is EINVAL.
+ * - **VA spaces**: core VA spaces promoted as *externally owned*, as nouveau promotes every user VMM
+ *   (`r535_mmu_promote_vmm`): RM is told only the root directory and reserves nothing, so the client's layout
+ *   is used as it is — the kernel-managed range of VM_INIT (NVK: `{1 << 39, 1 << 39}`) is core's kernel window
+ *   for channel rings and pushbuffers, and everything outside it can be bound. A range with no room below the
+ *   40-bit pushbuffer limit (VM_INIT `{0, 0}`) leaves CHANNEL_ALLOC with ENOSPC, as nouveau's empty NVKM area
+ *   does. VM_BIND operations are mmu `prepare`d as client operations and `commit`ted by the bind job.
  * - **channels**: core copy channels; EXEC pushes become GPFIFO segments, in-fences that are not core fences
  *   are bridged, the job's `finished` fence is returned.
  *
  * Core's channels map their rings through the same page tables, whose prepared sets must be committed in
- * order: creating and destroying a channel therefore waits until no VM_BIND set is pending, and VM_BIND is
- * EBUSY while a channel of its VA space is being created. (A VM_BIND that stays pending across a
- * CHANNEL_FREE's RM round trip can still make the ring unmap fail; it is reported through `onError`, and the
- * VA space's destruction frees those page tables anyway.) Destruction is asynchronous (RM calls);
+ * order: creating and destroying a channel waits until no VM_BIND set is pending, and while it changes its
+ * kernel mappings VM_BIND waits for it ({@link VaSpaceAdapter.whenKernelIdle}, which the frontend awaits
+ * before it validates and prepares a bind) and then proceeds. Destruction is asynchronous (RM calls);
  * {@link CoreDrmDevice.settled} resolves when every teardown has finished.
  *
  * @module
@@ -68,9 +69,6 @@ export interface CoreDrmDevice extends DrmDevice {
 	settled(): Promise<void>;
 }
 
-/** Start of RM's reserved range and the end of the smallest kernel range core accepts (with its window). */
-const RM_START = 4n << 30n;
-const KERNEL_MIN_END = 5n << 30n;
 /** nouveau's VM_BIND VA space size. */
 const NOUVEAU_VA_BITS = 47;
 
@@ -94,11 +92,12 @@ class VaSpaceAdapter implements DeviceVaSpace {
 	readonly #onError: (what: string, error: unknown) => void;
 	/** Prepared sets not yet committed or aborted. */
 	pending = 0;
-	/** Channel creations/destructions touching the kernel mappings right now. */
-	kernelBusy = 0;
+	/** Channel creations/destructions that will change (or are changing) the kernel mappings. */
+	#kernelBusy = 0;
 	/** Channel destructions in flight (the VA space is destroyed after them). */
 	readonly teardowns = new Set<Promise<void>>();
 	#idleWaiters: (() => void)[] = [];
+	#kernelWaiters: (() => void)[] = [];
 
 	constructor(
 		core: CoreVaSpace,
@@ -116,6 +115,33 @@ class VaSpaceAdapter implements DeviceVaSpace {
 		return new Promise((resolve) => this.#idleWaiters.push(resolve));
 	}
 
+	/**
+	 * `undefined` when {@link VaSpaceAdapter.prepare} may run now; otherwise a promise that resolves once no
+	 * channel of this VA space is being created or destroyed (ask again then: another may have started). The
+	 * frontend's VM_BIND awaits this before it validates and prepares, so a bind queued behind CHANNEL_ALLOC
+	 * waits instead of failing.
+	 */
+	whenKernelIdle(): Promise<void> | undefined {
+		if (this.#kernelBusy === 0) return undefined;
+		return new Promise((resolve) => this.#kernelWaiters.push(resolve));
+	}
+
+	/** Run `work` (which changes kernel mappings) once no prepared set is pending; VM_BIND waits meanwhile. */
+	async kernelWork<T>(work: () => Promise<T>): Promise<T> {
+		this.#kernelBusy++;
+		try {
+			while (this.pending > 0) await this.whenIdle();
+			return await work();
+		} finally {
+			this.#kernelBusy--;
+			if (this.#kernelBusy === 0) {
+				const w = this.#kernelWaiters;
+				this.#kernelWaiters = [];
+				for (const f of w) f();
+			}
+		}
+	}
+
 	#settle(): void {
 		this.pending--;
 		if (this.pending === 0) {
@@ -126,7 +152,8 @@ class VaSpaceAdapter implements DeviceVaSpace {
 	}
 
 	prepare(ops: readonly VaOp[]): DeviceResult<PreparedVaUpdate> {
-		if (this.kernelBusy > 0) return { ok: false, error: 'EBUSY' };
+		// While a channel changes kernel mappings no set may stay pending across its RM calls. VM_BIND waits for
+		// whenKernelIdle() first; the only caller that does not — a closed file's VM teardown — commits at once.
 		const mmuOps = [];
 		for (const op of ops) {
 			if (op.op === 'map') {
@@ -312,12 +339,11 @@ export function createDrmDevice(device: Device, options: DrmDeviceOptions = {}):
 		},
 
 		async createVaSpace(request: VaSpaceRequest): Promise<DeviceResult<DeviceVaSpace>> {
-			const start = request.kernelManagedAddr < RM_START ? request.kernelManagedAddr : RM_START;
-			const end0 = request.kernelManagedAddr + request.kernelManagedSize;
-			const end = end0 > KERNEL_MIN_END ? end0 : KERNEL_MIN_END;
 			try {
+				// The client's split as it is: RM reserves nothing in an externally owned VA space.
 				const core = await device.createVaSpace({
-					kernelRange: { va: start, size: end - start },
+					kernelRange: { va: request.kernelManagedAddr, size: request.kernelManagedSize },
+					externallyOwned: true,
 					name: 'drm-vm',
 				});
 				const va = new VaSpaceAdapter(core, buffers, onError);
@@ -346,15 +372,13 @@ export function createDrmDevice(device: Device, options: DrmDeviceOptions = {}):
 			if (request.engine !== 'ce' || !info.engines.includes('ce')) return { ok: false, error: 'EINVAL' };
 			const va = vaSpaces.get(request.vaSpace);
 			if (va === undefined) return { ok: false, error: 'EINVAL' };
-			va.kernelBusy++;
 			try {
-				await va.whenIdle();
-				const core = await device.createChannel(va.core, { engine: 'copy', entries, name: 'drm' });
+				const core = await va.kernelWork(() =>
+					device.createChannel(va.core, { engine: 'copy', entries, name: 'drm' }),
+				);
 				return { ok: true, value: new ChannelAdapter(core, va) };
 			} catch (e) {
 				return { ok: false, error: errnoOf(e, 'ENOMEM') };
-			} finally {
-				va.kernelBusy--;
 			}
 		},
 
@@ -362,11 +386,8 @@ export function createDrmDevice(device: Device, options: DrmDeviceOptions = {}):
 			if (!(channel instanceof ChannelAdapter)) return;
 			const va = channel.vaSpace;
 			void track(
-				(async () => {
-					// The file's own VM teardown (unmap + commit at once) may run meanwhile; it leaves nothing pending.
-					while (va.pending > 0) await va.whenIdle();
-					await channel.core.destroy();
-				})().catch((e: unknown) => onError('channel teardown', e)),
+				// The ring unmaps follow RM's free: VM_BIND waits until they are done, so no set is pending then.
+				va.kernelWork(() => channel.core.destroy()).catch((e: unknown) => onError('channel teardown', e)),
 				va.teardowns,
 			);
 		},

@@ -26,7 +26,13 @@
  */
 
 import type { FirmwareAbi } from '@gspkit/abi';
-import { createChannelScheduler, createRmChannel, type RmChannel } from '@gspkit/channel-sched';
+import {
+	type ChannelMemoryProvider,
+	createChannelScheduler,
+	createRmChannel,
+	type RmChannel,
+	vramChannelMemory,
+} from '@gspkit/channel-sched';
 import { type BootProgress, type BootResult, type BootStage, bootGsp } from '@gspkit/falcon-boot';
 import { type RegistryValue, RpcEngine, type RpcEvent, rpcAbiFromFirmwareAbi } from '@gspkit/gsp-rpc';
 import {
@@ -40,11 +46,11 @@ import {
 	readWpr2,
 	SEC,
 } from '@gspkit/hal';
-import type { ServerReservedPdes } from '@gspkit/mmu';
 import { type CoreAbiView, coreAbiView, type StaticInfoView } from './abi-view.ts';
 import { type ChannelRequest, DeviceChannel, kernelVaSpaceView } from './channel.ts';
 import { ChannelKilledError, CoreError } from './errors.ts';
 import {
+	type AbiCompatMap,
 	type FirmwareChoice,
 	type FirmwareSource,
 	type ResolvedFirmware,
@@ -55,7 +61,8 @@ import { DeviceMemory, type MemoryRequest } from './memory.ts';
 import type { BarInfo } from './pci.ts';
 import { type DeviceDescription, type PciDescription, probe } from './probe.ts';
 import { describeRc } from './rc.ts';
-import { DeviceVaSpace, type VaSpaceRequest } from './vaspace.ts';
+import { DeviceVaSpace, type VaSpacePromotion, type VaSpaceRequest } from './vaspace.ts';
+import { externalVaSpaceAbi } from './vaspace-rm.ts';
 import { type FbRegionInfo, usableVramRanges, VramAllocator, type VramStats } from './vram.ts';
 
 /** Core's own bring-up stages (falcon-boot's stages run between `firmware-select` and `rpc-link`). */
@@ -101,8 +108,10 @@ export interface OpenDeviceOptions {
 	readonly abis: readonly FirmwareAbi[];
 	/** Where the firmware comes from (default: falcon-boot's search order). */
 	readonly firmware?: FirmwareSource;
-	/** Force a branch: `'535'`, `'r570'`, `'570.144'`. No fallback. */
+	/** Force a branch: `'535'`, `'r570'`, `'570.144'` (or a compat alias, `'570.144.02'`). No fallback. */
 	readonly abiOverride?: string;
+	/** Point releases that speak a known ABI: firmware version → ABI version (`{ '570.144.02': '570.144' }`). */
+	readonly abiCompat?: AbiCompatMap;
 	/** Progress of the bring-up (and of resets). */
 	readonly onProgress?: (progress: DeviceProgress) => void;
 	/** Extra SET_REGISTRY keys (merged over nouveau's defaults). */
@@ -258,6 +267,7 @@ export async function openDevice(platform: Platform, options: OpenDeviceOptions)
 		options.firmware,
 		options.abiOverride,
 		options.env,
+		options.abiCompat,
 	);
 	progress(
 		`GSP-RM ${firmware.choice.version} (${firmware.choice.branch}) from ${firmware.choice.source === 'files' ? 'files' : (firmware.choice.label ?? 'memory')}`,
@@ -765,7 +775,8 @@ export class Device {
 
 	/**
 	 * Create a VA space: page tables in DMA memory (the GPU's MMU walks them), promoted to RM with
-	 * FERMI_VASPACE_A and COPY_SERVER_RESERVED_PDES (see `vaspace.ts`).
+	 * FERMI_VASPACE_A and COPY_SERVER_RESERVED_PDES, or — `externallyOwned` — as an externally owned VA space
+	 * whose root RM learns through SET_PAGE_DIRECTORY (see `vaspace.ts`).
 	 */
 	async createVaSpace(request: VaSpaceRequest = {}): Promise<DeviceVaSpace> {
 		return this.#rm('create a VA space', async () => {
@@ -773,8 +784,8 @@ export class Device {
 				{
 					platform: this.platform,
 					chip: this.chip,
-					promote: (pdes) => this.#promote(pdes),
-					demote: (h) => this.#demote(h),
+					promote: (how) => this.#promote(how),
+					demote: (h, external) => this.#demote(h, external),
 					forget: (v) => this.#vaSpaces.delete(v),
 				},
 				request,
@@ -784,10 +795,12 @@ export class Device {
 		});
 	}
 
-	async #promote(pdes: ServerReservedPdes): Promise<number> {
+	async #promote(how: VaSpacePromotion): Promise<number> {
 		const h = this.#rmHandles();
 		const rpc = this.#rpc;
 		const v = this.#view;
+		// Checked before anything is allocated: an ABI without the calls fails cleanly.
+		const ext = how.kind === 'external' ? externalVaSpaceAbi(this.#firmware.abi) : undefined;
 		const handle = rpc.handles.alloc('vaspace');
 		try {
 			await rpc.rmAlloc(
@@ -795,27 +808,36 @@ export class Device {
 				h.device,
 				handle,
 				v.alloc.classes.FERMI_VASPACE_A,
-				v.vmm.vaspaceAllocParams({ index: 0 }),
+				v.vmm.vaspaceAllocParams(
+					ext === undefined ? { index: 0 } : { index: 0, flags: ext.externallyOwnedFlag },
+				),
 			);
 		} catch (e) {
 			rpc.handles.free(handle);
 			throw e;
 		}
 		try {
-			const call = v.vmm.copyServerReservedPdes({
-				hSubDevice: h.subdevice,
-				subDeviceId: 0,
-				pageSize: pdes.pageSize,
-				virtAddrLo: pdes.virtAddrLo,
-				virtAddrHi: pdes.virtAddrHi,
-				levels: pdes.levels.map((l) => ({
-					physAddress: l.physAddress,
-					size: l.size,
-					aperture: l.aperture,
-					pageShift: l.pageShift,
-				})),
-			});
-			await rpc.rmControl(h.client, handle, call.cmd, call.params);
+			if (how.kind === 'external' && ext !== undefined) {
+				// nouveau r535_mmu_vaspace_new(external): no reservation, RM is told the root (on the device).
+				const call = ext.setPageDirectory({ hVASpace: handle, root: how.root, numEntries: how.rootEntries });
+				await rpc.rmControl(h.client, h.device, call.cmd, call.params);
+			} else if (how.kind === 'server-reserved') {
+				const pdes = how.pdes;
+				const call = v.vmm.copyServerReservedPdes({
+					hSubDevice: h.subdevice,
+					subDeviceId: 0,
+					pageSize: pdes.pageSize,
+					virtAddrLo: pdes.virtAddrLo,
+					virtAddrHi: pdes.virtAddrHi,
+					levels: pdes.levels.map((l) => ({
+						physAddress: l.physAddress,
+						size: l.size,
+						aperture: l.aperture,
+						pageShift: l.pageShift,
+					})),
+				});
+				await rpc.rmControl(h.client, handle, call.cmd, call.params);
+			}
 		} catch (e) {
 			await rpc.rmFree(h.client, h.device, handle).catch(() => undefined);
 			rpc.handles.free(handle);
@@ -824,13 +846,21 @@ export class Device {
 		return handle;
 	}
 
-	async #demote(handle: number): Promise<void> {
+	async #demote(handle: number, externallyOwned: boolean): Promise<void> {
 		if (this.#state !== 'ready' || this.#handles === undefined) return;
 		const h = this.#handles;
 		try {
-			await this.#rpc.rmFree(h.client, h.device, handle);
+			if (externallyOwned) {
+				// As nouveau's r535_mmu_vaspace_del: RM forgets the root before the object goes.
+				const call = externalVaSpaceAbi(this.#firmware.abi).unsetPageDirectory({ hVASpace: handle });
+				await this.#rpc.rmControl(h.client, h.device, call.cmd, call.params);
+			}
 		} finally {
-			if (this.#rpc.handles.has(handle)) this.#rpc.handles.free(handle);
+			try {
+				await this.#rpc.rmFree(h.client, h.device, handle);
+			} finally {
+				if (this.#rpc.handles.has(handle)) this.#rpc.handles.free(handle);
+			}
 		}
 	}
 
@@ -868,6 +898,7 @@ export class Device {
 					hChannel,
 					hCopy,
 					vaSpace: kernelVaSpaceView(vaSpace),
+					memory: this.#channelMemory(),
 					...(request.ceInstance === undefined ? {} : { ceInstance: request.ceInstance }),
 					...(request.entries === undefined ? {} : { entries: request.entries }),
 					name: request.name ?? `ch.${hex(hChannel & 0xffff, 1)}`,
@@ -896,6 +927,10 @@ export class Device {
 					kick: () => this.#kickService(),
 					forget: (c) => {
 						this.#channels.delete(c);
+					},
+					// Only once RM freed the objects (destroy first waits for a deschedule in flight): a handle
+					// freed earlier could go to a new channel while RM still holds the old one.
+					released: () => {
 						if (rpc.handles.has(hChannel)) rpc.handles.free(hChannel);
 						if (rpc.handles.has(hCopy)) rpc.handles.free(hCopy);
 					},
@@ -905,6 +940,23 @@ export class Device {
 			);
 			this.#channels.add(channel);
 			return channel;
+		});
+	}
+
+	/**
+	 * Where a channel's instance block, USERD and method buffer go (reference C.8): the first two in VRAM from
+	 * the driver's FB heap, reached by the CPU through BAR1 (one to one on gpu-sim, as for `DeviceMemory`); the
+	 * method buffer in system memory.
+	 */
+	#channelMemory(): ChannelMemoryProvider {
+		const allocator = this.#vramAllocator();
+		return vramChannelMemory({
+			vram: {
+				alloc: (size, align, label) => allocator.alloc(BigInt(size), BigInt(align), label).offset,
+				free: (offset) => allocator.free(offset),
+			},
+			window: this.platform.vram.bar1,
+			dma: this.platform.dma,
 		});
 	}
 
@@ -918,8 +970,26 @@ export class Device {
 	#onChannelDead(channel: DeviceChannel, error: Error): void {
 		// Teardown cancels the scheduler too (CHSCHED_CANCELLED): that is not a death worth reporting.
 		if ((error as GspkitError).code === 'CHSCHED_CANCELLED') return;
+		this.#deschedule(channel);
 		this.#emit('channel-killed', { channel, error });
 		this.#log('warn', `channel ${channel.name} killed: ${error.message}`);
+	}
+
+	/**
+	 * A kill fails the channel's fences on the CPU side only; RM must also stop scheduling it, or the host would
+	 * still fetch its GPFIFO and run the failed jobs later (GPFIFO_SCHEDULE off, channel-sched's `disable`).
+	 * Not awaited: this runs inside the scheduler's kill. Failures are logged, never thrown. A lost or resetting
+	 * device skips it: RM cannot be asked, and a reset forgets every channel anyway.
+	 */
+	#deschedule(channel: DeviceChannel): void {
+		if (this.#state !== 'ready') return;
+		channel.rmChannel.disable().catch((e: unknown) => {
+			this.#checkLost(e);
+			this.#log(
+				'warn',
+				`channel ${channel.name}: GPFIFO_SCHEDULE(disable) failed, the GPU may still run it: ${(e as Error)?.message ?? e}`,
+			);
+		});
 	}
 
 	#killChannel(channel: DeviceChannel, error: Error): void {

@@ -7,6 +7,13 @@
  * @module
  */
 
+export {
+	ABI_USES_BY_CONSUMER,
+	type AbiConsumer,
+	type AbiUses,
+	CORE_ABI_USES,
+	mergeAbiUses,
+} from './abi-uses.ts';
 export { type CoreAbiView, coreAbiView } from './abi-view.ts';
 export {
 	type ChannelEngineKind,
@@ -42,6 +49,7 @@ export {
 	ProbeError,
 } from './errors.ts';
 export {
+	type AbiCompatMap,
 	branchesFor,
 	type FirmwareChoice,
 	type FirmwareFiles,
@@ -90,8 +98,10 @@ export {
 	type MapOptions,
 	type Mappable,
 	type VaSpaceHost,
+	type VaSpacePromotion,
 	type VaSpaceRequest,
 } from './vaspace.ts';
+export { type ExternalVaSpaceAbi, externalVaSpaceAbi, type RmControlCall } from './vaspace-rm.ts';
 export {
 	type FbRegionInfo,
 	usableVramRanges,

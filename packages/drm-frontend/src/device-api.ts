@@ -1,5 +1,6 @@
 /**
- * `DrmDevice`: the narrow slice of `@gspkit/core`'s device API the DRM frontend needs.
+ * `DrmDevice`: the narrow device API the DRM frontend needs — the slice of `@gspkit/core`'s API it uses, adapted
+ * by apps/drm-driver (the frontend itself imports no core code, so it runs on a fake device in its tests).
  *
  * The frontend implements everything DRM-specific (files, handles, GEM refcounts, PRIME, syncobjs, the
  * VM_BIND region/mapping model, job ordering); the device provides memory, page tables, channels and
@@ -175,6 +176,12 @@ export interface DeviceVaSpace {
 	 * not changed until then. Out of memory is `ENOMEM` (or `ENOSPC` for VRAM-backed page tables).
 	 */
 	prepare(ops: readonly VaOp[]): DeviceResult<PreparedVaUpdate>;
+	/**
+	 * When the device is changing this VA space's kernel mappings (a channel being created or destroyed), a
+	 * promise that settles once it is done; `undefined` when idle. VM_BIND waits for it instead of failing
+	 * (nouveau never returns EBUSY). Optional: devices without such work omit it.
+	 */
+	whenKernelIdle?(): Promise<void> | undefined;
 }
 
 /** What {@link DrmDevice.createVaSpace} is asked for. */
@@ -224,7 +231,7 @@ export interface ChannelRequest {
 	readonly engine: ChannelEngine;
 }
 
-/** The device API the DRM frontend runs on (implemented by `@gspkit/core`; a fake in the tests). */
+/** The device API the DRM frontend runs on (apps/drm-driver adapts `@gspkit/core` to it; a fake in the tests). */
 export interface DrmDevice {
 	/** Identity and limits. */
 	readonly info: DrmDeviceInfo;

@@ -1,7 +1,7 @@
 /**
  * `@gspkit/drm-frontend`: the DRM client model with nouveau's uAPI semantics — files, GEM handles and
  * refcounts, PRIME, binary and timeline syncobjs, VM_INIT/VM_BIND/EXEC — over the narrow
- * {@link DrmDevice} interface that `@gspkit/core` implements.
+ * {@link DrmDevice} interface, which apps/drm-driver implements over `@gspkit/core` (and the tests over a fake).
  *
  * @module
  */

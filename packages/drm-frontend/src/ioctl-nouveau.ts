@@ -31,6 +31,7 @@ import {
 	NOUVEAU_GEM_DOMAIN_GART,
 	NOUVEAU_GEM_DOMAIN_NO_SHARE,
 	NOUVEAU_GEM_DOMAIN_VRAM,
+	NOUVEAU_GEM_TILE_NONCONTIG,
 	NOUVEAU_GETPARAM_AGP_SIZE,
 	NOUVEAU_GETPARAM_BUS_TYPE,
 	NOUVEAU_GETPARAM_CHIPSET_ID,
@@ -102,8 +103,13 @@ export function nouveauGetparamIoctl(file: DrmFile, args: NouveauGetparam): Ioct
 			break;
 		case NOUVEAU_GETPARAM_HAS_BO_USAGE:
 		case NOUVEAU_GETPARAM_HAS_PAGEFLIP:
-		case NOUVEAU_GETPARAM_HAS_VMA_TILEMODE:
 			args.value = 1n;
+			break;
+		case NOUVEAU_GETPARAM_HAS_VMA_TILEMODE:
+			// nouveau (6.10+) answers 1 and then takes a tile mode and a PTE kind in GEM_NEW, checked against
+			// the MMU's kind table. The device API has no kind table, so GEM_NEW keeps the rule nouveau had
+			// before (kinds only per mapping, in VM_BIND's op flags) and this says so: NVK then sends none.
+			args.value = 0n;
 			break;
 		case NOUVEAU_GETPARAM_GRAPH_UNITS: {
 			const g = info.graphUnits;
@@ -173,6 +179,12 @@ function createGem(file: DrmFile, req: GemCreate): IoctlResult<GemObject> {
 	return succeed(obj);
 }
 
+/**
+ * Objects created with `NOUVEAU_GEM_TILE_NONCONTIG`: the one tile flag GEM_NEW accepts, reported back by
+ * GEM_INFO as nouveau does (`nvbo->contig`). Keyed weakly: the flag lives exactly as long as the object.
+ */
+const nonContiguous = new WeakSet<GemObject>();
+
 /** Fill a `drm_nouveau_gem_info` for `obj` (VM_BIND clients get `offset` 0: they map with VM_BIND). */
 function fillInfo(obj: GemObject, handle: number, info: NouveauGemInfo): void {
 	const v = obj.validDomains;
@@ -187,13 +199,14 @@ function fillInfo(obj: GemObject, handle: number, info: NouveauGemInfo): void {
 	info.offset = 0n;
 	info.map_handle = obj.mapOffset;
 	info.tile_mode = 0;
-	info.tile_flags = 0;
+	info.tile_flags = nonContiguous.has(obj) ? NOUVEAU_GEM_TILE_NONCONTIG : 0;
 }
 
 /**
  * DRM_IOCTL_NOUVEAU_GEM_NEW. Creating a BO before VM_INIT rules VM_INIT out for this file. Size 0,
- * NO_SHARE without VM_INIT, and any tile mode/flags are EINVAL (the PTE kind is given per mapping);
- * out of VRAM is ENOSPC (falling back to GART when the domain allows it).
+ * NO_SHARE without VM_INIT, a tile mode, and tile flags other than `NOUVEAU_GEM_TILE_NONCONTIG` are EINVAL
+ * (nouveau's rule while `HAS_VMA_TILEMODE` is 0: the PTE kind is given per mapping, in VM_BIND's op
+ * flags); out of VRAM is ENOSPC (falling back to GART when the domain allows it).
  */
 export function nouveauGemNewIoctl(file: DrmFile, args: NouveauGemNew): IoctlResult {
 	if (file.uvmm === null && !file.uvmmPending) file.uvmmDisabled = true;
@@ -201,13 +214,14 @@ export function nouveauGemNewIoctl(file: DrmFile, args: NouveauGemNew): IoctlRes
 	let domain = info.domain;
 	const noShare = (domain & NOUVEAU_GEM_DOMAIN_NO_SHARE) !== 0;
 	if (noShare && file.uvmm === null) return fail('EINVAL');
-	if (info.tile_mode !== 0 || info.tile_flags !== 0) return fail('EINVAL');
+	if (info.tile_mode !== 0 || (info.tile_flags & ~NOUVEAU_GEM_TILE_NONCONTIG) !== 0) return fail('EINVAL');
 	if ((domain & (NOUVEAU_GEM_DOMAIN_VRAM | NOUVEAU_GEM_DOMAIN_GART)) === 0) domain |= NOUVEAU_GEM_DOMAIN_CPU;
 	if (info.size === 0n) return fail('EINVAL');
 	const size = roundUp(info.size, VM_PAGE_SIZE);
 	const align = args.align === 0 ? VM_PAGE_SIZE : roundUp(BigInt(args.align), VM_PAGE_SIZE);
 	const obj = createGem(file, { size, domain, align, noShare });
 	if (!obj.ok) return obj;
+	if (info.tile_flags & NOUVEAU_GEM_TILE_NONCONTIG) nonContiguous.add(obj.value);
 	const h = file.gemHandleCreate(obj.value);
 	obj.value.put(); // the handle holds the object now (or, on failure, this frees it)
 	if (!h.ok) return h;

@@ -6,6 +6,12 @@
  * ENOENT, no fence / unsubmitted point EINVAL), then out-syncs (bad type EINVAL, unknown syncobj ENOENT),
  * then the job itself — and only when everything passed is anything changed.
  *
+ * A device VA space may be busy changing its kernel-managed mappings (a channel being created or destroyed in
+ * it). It then offers `whenKernelIdle()` (see {@link DeviceVaSpace.whenKernelIdle}); VM_BIND checks its arguments, waits for
+ * that, and then validates and submits in one synchronous step — never EBUSY, as nouveau never returns it.
+ * While a VM_BIND waits, later VM_BINDs and EXECs on the same VM wait behind it, so binds and submissions keep
+ * the order they arrived in.
+ *
  * @module
  */
 
@@ -85,6 +91,13 @@ export function nouveauVmInitIoctl(file: DrmFile, args: NouveauVmInit): IoctlRes
 	});
 }
 
+/** Per VM: settles once the VM_BIND that is waiting for its turn (the latest one) has been submitted or failed. */
+const bindGates = new WeakMap<Vm, Promise<void>>();
+
+function kernelIdle(vm: Vm): Promise<void> | undefined {
+	return vm.vaSpace.whenKernelIdle?.();
+}
+
 /** A validated out-sync: where the job's fence goes. */
 interface OutSync {
 	readonly syncobj: Syncobj;
@@ -133,7 +146,8 @@ function attachOutSyncs(targets: readonly OutSync[], fence: DeviceFence): void {
 /**
  * DRM_IOCTL_NOUVEAU_VM_BIND. ENOSYS before VM_INIT; without RUN_ASYNC any in/out sync is EINVAL and the
  * call returns only when the page tables are updated. `pad` of every op must be zero. See `vm.ts` for
- * the map/unmap/sparse rules; a failed call leaves the VM unchanged.
+ * the map/unmap/sparse rules; a failed call leaves the VM unchanged. While the device VA space is changing
+ * its kernel mappings the call waits (after the argument checks) and then proceeds.
  */
 export async function nouveauVmBindIoctl(
 	file: DrmFile,
@@ -151,10 +165,6 @@ export async function nouveauVmBindIoctl(
 	if (uops.some((o) => o.pad !== 0)) return fail('EINVAL');
 	const sync = (args.flags & DRM_NOUVEAU_VM_BIND_RUN_ASYNC) === 0;
 	if (sync && (ins.length > 0 || outs.length > 0)) return fail('EINVAL');
-	const deps = inSyncFences(file, ins);
-	if (!deps.ok) return deps;
-	const targets = outSyncTargets(file, outs);
-	if (!targets.ok) return targets;
 	const ops: BindOp[] = uops.map((o) => ({
 		op: o.op,
 		flags: o.flags,
@@ -163,10 +173,46 @@ export async function nouveauVmBindIoctl(
 		boOffset: o.bo_offset,
 		range: o.range,
 	}));
-	const r = vm.submit(ops, (h) => file.lookupGem(h), deps.value);
-	if (!r.ok) return r;
-	const done = r.value.done;
-	attachOutSyncs(targets.value, done);
+	// Everything below depends on state (syncobjs, the VM's mappings): it runs in one synchronous step, now or
+	// once it is this bind's turn.
+	const bind = (): IoctlResult<DeviceFence> => {
+		const deps = inSyncFences(file, ins);
+		if (!deps.ok) return deps;
+		const targets = outSyncTargets(file, outs);
+		if (!targets.ok) return targets;
+		const r = vm.submit(ops, (h) => file.lookupGem(h), deps.value);
+		if (!r.ok) return r;
+		attachOutSyncs(targets.value, r.value.done);
+		return succeed(r.value.done);
+	};
+	let submitted: IoctlResult<DeviceFence>;
+	const before = bindGates.get(vm);
+	let idle = kernelIdle(vm);
+	if (before === undefined && idle === undefined) {
+		submitted = bind();
+	} else {
+		let release = (): void => {};
+		const gate = new Promise<void>((resolve) => {
+			release = resolve;
+		});
+		bindGates.set(vm, gate);
+		try {
+			if (before !== undefined) {
+				await before;
+				idle = kernelIdle(vm);
+			}
+			while (idle !== undefined) {
+				await idle;
+				idle = kernelIdle(vm);
+			}
+			submitted = bind();
+		} finally {
+			if (bindGates.get(vm) === gate) bindGates.delete(vm);
+			release();
+		}
+	}
+	if (!submitted.ok) return submitted;
+	const done = submitted.value;
 	if (sync && !done.signalled) await new Promise<void>((resolve) => done.onSignal(() => resolve()));
 	return OK;
 }
@@ -176,11 +222,22 @@ export async function nouveauVmBindIoctl(
  * does not own, ENODEV once the channel was killed, EINVAL for more than EXEC_PUSH_MAX pushes or a push
  * longer than {@link NV50_DMA_PUSH_MAX_LENGTH}. The job's fence goes to every out-sync and into the
  * reservation objects of everything the VM maps (so GEM_CPU_PREP waits for it); those objects stay alive
- * until it signals.
+ * until it signals. Behind a VM_BIND of the same VM that is waiting for its turn, it waits too (it must see that
+ * bind's view of the VA space).
  */
-export function nouveauExecIoctl(file: DrmFile, args: NouveauExec, mem: UserMemory): IoctlResult {
+export function nouveauExecIoctl(
+	file: DrmFile,
+	args: NouveauExec,
+	mem: UserMemory,
+): IoctlResult | Promise<IoctlResult> {
 	const vm = file.uvmm;
 	if (vm === null) return fail('ENOSYS');
+	const gate = bindGates.get(vm);
+	if (gate !== undefined) return gate.then(() => exec(file, vm, args, mem));
+	return exec(file, vm, args, mem);
+}
+
+function exec(file: DrmFile, vm: Vm, args: NouveauExec, mem: UserMemory): IoctlResult {
 	const ch = file.channels.get(args.channel);
 	if (ch === undefined) return fail('ENOENT');
 	if (ch.channel.killed) return fail('ENODEV');

@@ -200,7 +200,7 @@ describe('VERSION / GET_CAP / GETPARAM', () => {
 		expect(await gp(NOUVEAU_GETPARAM_PTIMER_TIME)).toBe(clock.now());
 		expect(await gp(NOUVEAU_GETPARAM_HAS_BO_USAGE)).toBe(1n);
 		expect(await gp(NOUVEAU_GETPARAM_HAS_PAGEFLIP)).toBe(1n);
-		expect(await gp(NOUVEAU_GETPARAM_HAS_VMA_TILEMODE)).toBe(1n);
+		expect(await gp(NOUVEAU_GETPARAM_HAS_VMA_TILEMODE)).toBe(0n); // GEM_NEW takes no tile mode / PTE kind
 		expect(await gp(NOUVEAU_GETPARAM_VRAM_BAR_SIZE)).toBe(256n << 20n);
 		expect(await gp(NOUVEAU_GETPARAM_VRAM_USED)).toBe(1n << 20n);
 		for (const bad of [0n, 1n, 2n, 6n, 7n, 10n, 21n, 1n << 40n]) expect(await gp(bad)).toBe('EINVAL');

@@ -10,6 +10,7 @@ import {
 	NOUVEAU_GEM_DOMAIN_GART,
 	NOUVEAU_GEM_DOMAIN_NO_SHARE,
 	NOUVEAU_GEM_DOMAIN_VRAM,
+	NOUVEAU_GEM_TILE_NONCONTIG,
 } from '@gspkit/drm-frontend';
 import { MS, SEC } from '@gspkit/hal';
 import { describe, expect, it } from 'vitest';
@@ -54,19 +55,37 @@ describe('GEM_NEW / GEM_INFO / GEM_CLOSE', () => {
 		expect(info?.buffer.placement).toBe('sysmem');
 	});
 
-	it('rejects size 0, tile mode/flags, NO_SHARE before VM_INIT', async () => {
+	it('rejects size 0, a tile mode, a PTE kind or other tile flags, NO_SHARE before VM_INIT', async () => {
 		const { client } = setup();
 		expect(errnoOf(await client.gemNew(0n))).toBe('EINVAL');
-		expect(errnoOf(await client.gemNew(4096n, NOUVEAU_GEM_DOMAIN_VRAM, { tile_flags: 0x100 }))).toBe(
-			'EINVAL',
-		);
+		// HAS_VMA_TILEMODE is 0: the kind (tile_flags bits 8-15) goes in VM_BIND's op flags, never in GEM_NEW.
+		for (const tile_flags of [0x100, 0x8000, 0x108, 0x1, 0x4, 0x10000, 0x8000_0000]) {
+			expect({
+				tile_flags,
+				e: errnoOf(await client.gemNew(4096n, NOUVEAU_GEM_DOMAIN_VRAM, { tile_flags })),
+			}).toEqual({ tile_flags, e: 'EINVAL' });
+		}
 		const mode = await client.call('NOUVEAU_GEM_NEW', {
 			info: { handle: 0, domain: 2, size: 4096n, offset: 0n, map_handle: 0n, tile_mode: 1, tile_flags: 0 },
 		});
 		expect(errnoOf(mode)).toBe('EINVAL');
+		expect(client.file.gem.size).toBe(0);
 		expect(errnoOf(await client.gemNew(4096n, NOUVEAU_GEM_DOMAIN_VRAM | NOUVEAU_GEM_DOMAIN_NO_SHARE))).toBe(
 			'EINVAL',
 		);
+	});
+
+	it('NOUVEAU_GEM_TILE_NONCONTIG is accepted and reported back by GEM_NEW and GEM_INFO', async () => {
+		const { client } = setup();
+		const nc = await client.gemNew(4096n, NOUVEAU_GEM_DOMAIN_VRAM, {
+			tile_flags: NOUVEAU_GEM_TILE_NONCONTIG,
+		});
+		const plain = await client.gemNew(4096n, NOUVEAU_GEM_DOMAIN_VRAM);
+		if (!nc.ok || !plain.ok) throw new Error('gemNew');
+		expect([nc.info.tile_flags, nc.info.tile_mode, plain.info.tile_flags]).toEqual([0x8, 0, 0]);
+		const info = await client.call('NOUVEAU_GEM_INFO', { handle: nc.value });
+		const other = await client.call('NOUVEAU_GEM_INFO', { handle: plain.value });
+		expect([info.ok && info.value.tile_flags, other.ok && other.value.tile_flags]).toEqual([0x8, 0]);
 	});
 
 	it('a BO created before VM_INIT makes VM_INIT ENOSYS', async () => {

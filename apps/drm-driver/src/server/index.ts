@@ -1,5 +1,5 @@
 /**
- * The gspkit-drm socket server (see `README-protocol.md` for the wire format).
+ * The gspkit-drm socket server. Its wire format is described in `apps/drm-driver/README-protocol.md`.
  *
  * @module
  */

@@ -52,7 +52,10 @@ export const NOUVEAU_GETPARAM_EXEC_PUSH_MAX = 17n;
 export const NOUVEAU_GETPARAM_VRAM_BAR_SIZE = 18n;
 /** `NOUVEAU_GETPARAM_VRAM_USED`: VRAM bytes currently allocated. */
 export const NOUVEAU_GETPARAM_VRAM_USED = 19n;
-/** `NOUVEAU_GETPARAM_HAS_VMA_TILEMODE`: 1: VM_BIND accepts a PTE kind in the op flags. */
+/**
+ * `NOUVEAU_GETPARAM_HAS_VMA_TILEMODE`: 1 when GEM_NEW accepts a tile mode and PTE kind checked against the
+ * MMU's kind table. gspkit answers 0 (its device API has no kind table), so GEM_NEW takes no tile mode.
+ */
 export const NOUVEAU_GETPARAM_HAS_VMA_TILEMODE = 20n;
 
 // ───────────────────────────── channels ─────────────────────────────
@@ -166,9 +169,9 @@ export interface NouveauGemInfo {
 	offset: bigint;
 	/** @map_handle: fake offset to pass to mmap() on this DRM file (out). */
 	map_handle: bigint;
-	/** @tile_mode: legacy tiling mode; must be 0. */
+	/** @tile_mode: tiling mode; must be 0 (HAS_VMA_TILEMODE is 0). */
 	tile_mode: number;
-	/** @tile_flags: legacy tile flags / PTE kind; must be 0 (the kind is given per mapping with VM_BIND). */
+	/** @tile_flags: tile flags / PTE kind; only `NOUVEAU_GEM_TILE_NONCONTIG` is accepted (HAS_VMA_TILEMODE is 0). */
 	tile_flags: number;
 }
 

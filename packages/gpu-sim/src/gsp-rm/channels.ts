@@ -81,6 +81,15 @@ export function gmmuAperture(value: number): TableAperture | undefined {
 /** What RM recorded about a VA space (FERMI_VASPACE_A object data). */
 export interface VaSpaceRecord {
 	readonly bigPageSize: number;
+	/** `vaBase` / `vaSize` of the alloc parameters (size 0: the whole VA the format covers). */
+	readonly vaBase: bigint;
+	readonly vaSize: bigint;
+	/**
+	 * `NV_VASPACE_ALLOCATION_FLAGS_IS_EXTERNALLY_OWNED`: the page tables belong to the client (UVM, nouveau's user
+	 * VMMs). RM allocates no tables and no VA in it, keeps no server-managed range (the flag implies
+	 * DISABLE_SPLIT_VAS) and learns the root only through `NV0080_CTRL_CMD_DMA_SET_PAGE_DIRECTORY`.
+	 */
+	readonly externallyOwned: boolean;
 	readonly serverReservedPdes:
 		| {
 				readonly levels: readonly {
@@ -90,6 +99,10 @@ export interface VaSpaceRecord {
 				}[];
 		  }
 		| undefined;
+	/** The root an externally owned VA space was given by SET_PAGE_DIRECTORY (cleared by UNSET). */
+	readonly externalPdb:
+		| { readonly physAddress: bigint; readonly aperture: TableAperture; readonly numEntries: number }
+		| undefined;
 }
 
 /** VA bits one entry of the root page directory covers: PDE3 on MMU v2 (2^47), PDE4 on v3 / Hopper (2^56). */
@@ -97,25 +110,33 @@ export function rootPageShift(chip: GspChipConfig): number {
 	return chip.family === 'hopper' ? 56 : 47;
 }
 
+/** Entries of the root page directory: 4 (PDE3, VA 48:47) on MMU v2, 2 (PDE4, VA 56) on v3 / Hopper. */
+export function rootEntries(chip: GspChipConfig): number {
+	return chip.family === 'hopper' ? 2 : 4;
+}
+
 /**
- * The page directory of a VA space as RM knows it: the root level of COPY_SERVER_RESERVED_PDES (nouveau hands
- * RM the directories from the root down to PDE1). `undefined` when RM was not given the root — the host then
- * decodes PAGE_DIR_BASE from the instance block the driver wrote.
+ * The page directory of a VA space as RM knows it: for an externally owned one the root SET_PAGE_DIRECTORY
+ * named; otherwise the root level of COPY_SERVER_RESERVED_PDES (nouveau hands RM the directories from the root
+ * down to PDE1). `undefined` when RM was not given the root — the host then decodes PAGE_DIR_BASE from the
+ * instance block the driver wrote.
  */
 export function vaSpacePdb(
 	chip: GspChipConfig,
 	vas: VaSpaceRecord | undefined,
 ): PageDirectoryBase | undefined {
-	const root = vas?.serverReservedPdes?.levels.find((l) => l.pageShift === rootPageShift(chip));
+	if (vas === undefined) return undefined;
+	const bigPageSize = vas.bigPageSize === 0x2_0000 ? 131072 : 65536;
+	if (vas.externallyOwned) {
+		const ext = vas.externalPdb;
+		if (ext === undefined) return undefined;
+		return { aperture: ext.aperture, address: ext.physAddress, bigPageSize, useVer2PtFormat: true };
+	}
+	const root = vas.serverReservedPdes?.levels.find((l) => l.pageShift === rootPageShift(chip));
 	if (root === undefined) return undefined;
 	const aperture = gmmuAperture(root.aperture);
 	if (aperture === undefined || (root.physAddress & 0xfffn) !== 0n) return undefined;
-	return {
-		aperture,
-		address: root.physAddress,
-		bigPageSize: vas!.bigPageSize === 0x2_0000 ? 131072 : 65536,
-		useVer2PtFormat: true,
-	};
+	return { aperture, address: root.physAddress, bigPageSize, useVer2PtFormat: true };
 }
 
 /** A channel's registration with the host engine, from RM's record of the alloc. */

@@ -28,8 +28,17 @@ import type { GspMemory } from './memory.ts';
 import { linkCheck, readTxHeader, statusQueueLayout, writeStatusQueueHeader } from './msgq.ts';
 import { type RmChannelInfo, RmServer } from './rm.ts';
 import { RmControls } from './rm-controls.ts';
-import { buildSequencerPlan, type SequencerPlan } from './sequencer.ts';
-import { type GspRmPhase, phaseCode, readQueueRegister, SHARED, writeQueueRegister } from './shared-block.ts';
+import { buildSequencerPlan, type SequencerPlan, verifySequencerTrace } from './sequencer.ts';
+import {
+	armBusMonitor,
+	disarmBusMonitor,
+	type GspRmPhase,
+	phaseCode,
+	readBusTrace,
+	readQueueRegister,
+	SHARED,
+	writeQueueRegister,
+} from './shared-block.ts';
 import { buildStaticInfo, type WprMetaInfo } from './static-info.ts';
 import {
 	GspTransport,
@@ -476,6 +485,7 @@ export class GspRmCore {
 
 	#fail(reason: string): void {
 		this.#failure = reason;
+		disarmBusMonitor(this.#env.block);
 		this.#note(`GSP-RM init failed: ${reason}`);
 		try {
 			this.#initLog?.write(`GSP-RM init failed: ${reason}`);
@@ -745,6 +755,7 @@ export class GspRmCore {
 		const plan = buildSequencerPlan(this.#abi!, 0x1234 + this.#bootCount * 0x111);
 		this.#plan = plan;
 		for (const p of plan.presets) writeQueueRegister(this.#env.block, p.offset, p.value);
+		armBusMonitor(this.#env.block, plan.watch, plan.gate);
 		this.#sendEvent(this.#abi!.eventId('GSP_RUN_CPU_SEQUENCER')!, plan.payload);
 		this.#setPhase('sequencer');
 	}
@@ -753,18 +764,16 @@ export class GspRmCore {
 		const plan = this.#plan!;
 		const block = this.#env.block;
 		if (readQueueRegister(block, plan.done.offset) !== plan.done.value) return false;
-		const wrong = plan.expectations.filter((x) => readQueueRegister(block, x.offset) !== x.value);
-		if (wrong.length > 0) {
-			throw new BootFailure(
-				`CPU sequencer program not executed correctly: ${wrong
-					.map(
-						(x) =>
-							`${x.what} reads 0x${readQueueRegister(block, x.offset).toString(16)}, expected 0x${x.value.toString(16)}`,
-					)
-					.join('; ')}`,
-			);
-		}
-		this.#initLog?.write('CPU sequencer done; GSP-RM init complete');
+		const verdict = verifySequencerTrace(plan, readBusTrace(block));
+		disarmBusMonitor(block);
+		if (!verdict.ok) throw new BootFailure(`CPU sequencer program not executed correctly: ${verdict.reason}`);
+		const saved = [...verdict.stored]
+			.sort(([a], [b]) => a - b)
+			.map(([i, v]) => `regSaveArea[${i}] = 0x${v.toString(16)}`)
+			.join(', ');
+		this.#initLog?.write(
+			`CPU sequencer done: ${plan.steps.length} commands checked on the bus (REG_POLL settled after ${verdict.pollReads} reads, DELAY_US took ${verdict.delayNs} ns; ${saved}); GSP-RM init complete`,
+		);
 		this.#sendEvent(this.#abi!.eventId('GSP_INIT_DONE')!, new Uint8Array(0));
 		this.#setPhase('running');
 		return true;

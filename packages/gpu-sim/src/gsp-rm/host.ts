@@ -122,7 +122,11 @@ export class SimulatedGspRm {
 		this.#o = options;
 		this.mode = options.mode ?? (options.clock.kind === 'virtual' ? 'clock' : 'worker');
 		this.block = createSharedBlock();
-		this.queueRegisters = new GspQueueRegisters(this.block, () => this.#onWake());
+		this.queueRegisters = new GspQueueRegisters(
+			this.block,
+			() => this.#onWake(),
+			() => options.clock.now(),
+		);
 		if (this.mode !== 'worker') {
 			this.#core = new GspRmCore({
 				chip: options.chip,

@@ -105,7 +105,27 @@ export { type GspMemory, PoolGspMemory, SharedGspMemory } from './memory.ts';
 export { type LinkResult, linkCheck, type QueueLayout, readTxHeader, type TxHeader } from './msgq.ts';
 export type { MemoryDesc, RmChannelInfo, RmObjectKind } from './rm.ts';
 export { workSubmitToken } from './rm-controls.ts';
-export { buildSequencerPlan, type SequencerPlan } from './sequencer.ts';
-export { GSP_RM_PHASES, GspQueueRegisters, type GspRmPhase } from './shared-block.ts';
+export {
+	buildSequencerPlan,
+	queueRegisterName,
+	SEQ_DELAY_US,
+	SEQ_POLL_READS,
+	SEQ_POLL_SETTLE_NS,
+	type SequencerPlan,
+	type SequencerPreset,
+	type SequencerStep,
+	type SequencerVerdict,
+	verifySequencerTrace,
+} from './sequencer.ts';
+export {
+	armBusMonitor,
+	type BusAccess,
+	disarmBusMonitor,
+	GSP_RM_PHASES,
+	GspQueueRegisters,
+	type GspRmPhase,
+	type MonitorGate,
+	readBusTrace,
+} from './shared-block.ts';
 export { buildStaticInfo, gpuUuid } from './static-info.ts';
 export type { ProtocolErrorKind } from './transport.ts';

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { rootEntries, rootPageShift, type VaSpaceRecord } from './channels.ts';
 import { gpcCount, gpcMask, INTR_INVALID_VECTOR, SIM_GSP_STALL_VECTOR, tpcMask } from './chip-config.ts';
 import {
 	GMMU_FMT_MAX_LEVELS,
@@ -26,6 +27,22 @@ interface ControlDesc {
 }
 
 const CHANNEL: readonly RmObjectKind[] = ['channel'];
+const DEVICE: readonly RmObjectKind[] = ['device'];
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * The VA space a device DMA control names (OpenRM `vaspaceGetByHandleOrDeviceDefault`): a FERMI_VASPACE_A of this
+ * client under this device. Handle 0 means the device's default VA space, which is RM-managed (so not one a root
+ * can be set for); the emulator has none and says NOT_SUPPORTED, as RM does for that space.
+ */
+function deviceVaSpace(device: RmObject, hVASpace: number): RmObject | number {
+	if (hVASpace === 0) return NV_STATUS.NV_ERR_NOT_SUPPORTED;
+	const vas = device.client.objects.get(hVASpace);
+	if (vas === undefined) return NV_STATUS.NV_ERR_OBJECT_NOT_FOUND;
+	if (vas.kind !== 'vaspace' || vas.parent !== device) return NV_STATUS.NV_ERR_INVALID_OBJECT_HANDLE;
+	return vas;
+}
 const SUBDEVICE: readonly RmObjectKind[] = ['subdevice'];
 
 /** Control name → how it is answered. The ID comes from the booted ABI. */
@@ -145,6 +162,15 @@ const CONTROLS: Readonly<Record<string, ControlDesc>> = {
 		kinds: ['vaspace'],
 		handler: (rm, obj, params) => {
 			const p = rm.abi.decode('NV90F1_CTRL_VASPACE_COPY_SERVER_RESERVED_PDES_PARAMS', params);
+			if ((obj.data as unknown as VaSpaceRecord).externallyOwned) {
+				// IS_EXTERNALLY_OWNED implies DISABLE_SPLIT_VAS: there is no server-managed range, and OpenRM
+				// (vaspaceapiCtrlCmdVaspaceCopyServerReservedPdes) answers NV_OK without copying anything.
+				const hSub = p.hSubDevice as number;
+				if (hSub !== 0 && obj.client.objects.get(hSub)?.kind !== 'subdevice') {
+					return NV_STATUS.NV_ERR_INVALID_OBJECT_HANDLE;
+				}
+				return NV_STATUS.NV_OK;
+			}
 			const levels = p.levels as Record<string, unknown>[];
 			const n = p.numLevelsToCopy as number;
 			if (n === 0 || n > GMMU_FMT_MAX_LEVELS) return NV_STATUS.NV_ERR_INVALID_ARGUMENT;
@@ -170,6 +196,64 @@ const CONTROLS: Readonly<Record<string, ControlDesc>> = {
 					pageShift: l.pageShift,
 				})),
 			};
+			return NV_STATUS.NV_OK;
+		},
+	},
+	NV0080_CTRL_CMD_DMA_SET_PAGE_DIRECTORY: {
+		params: 'NV0080_CTRL_DMA_SET_PAGE_DIRECTORY_PARAMS',
+		kinds: DEVICE,
+		handler: (rm, obj, params) => {
+			const p = rm.abi.decode('NV0080_CTRL_DMA_SET_PAGE_DIRECTORY_PARAMS', params);
+			const vas = deviceVaSpace(obj, p.hVASpace as number);
+			if (typeof vas === 'number') return vas;
+			const rec = vas.data as unknown as Mutable<VaSpaceRecord>;
+			// OpenRM gvaspaceExternalRootDirCommit, in its order: a root is set once (UNSET first) …
+			if (rec.externallyOwned && rec.externalPdb !== undefined) return NV_STATUS.NV_ERR_INVALID_STATE;
+			const flags = p.flags as number;
+			const [hi, lo] = rm.abi.bitRange('NV0080_CTRL_DMA_SET_PAGE_DIRECTORY_FLAGS_APERTURE') ?? [1, 0];
+			const field = Math.floor(flags / 2 ** lo) % 2 ** (hi - lo + 1);
+			const aperture = (
+				[
+					[rm.abi.constant('NV0080_CTRL_DMA_SET_PAGE_DIRECTORY_FLAGS_APERTURE_VIDMEM') ?? 0, 'video'],
+					[
+						rm.abi.constant('NV0080_CTRL_DMA_SET_PAGE_DIRECTORY_FLAGS_APERTURE_SYSMEM_COH') ?? 1,
+						'sys-coherent',
+					],
+					[
+						rm.abi.constant('NV0080_CTRL_DMA_SET_PAGE_DIRECTORY_FLAGS_APERTURE_SYSMEM_NONCOH') ?? 2,
+						'sys-noncoherent',
+					],
+				] as const
+			).find(([v]) => v === field)?.[1];
+			// … the aperture must be one of the three …
+			if (aperture === undefined) return NV_STATUS.NV_ERR_INVALID_ARGUMENT;
+			// … the new root must cover the VA space (`numEntries - 1` wraps for 0) and no more than the format has …
+			const numEntries = p.numEntries as number;
+			const vaLimitMax = (BigInt(rootEntries(rm.chip)) << BigInt(rootPageShift(rm.chip))) - 1n;
+			const vaLimitInternal = rec.vaSize === 0n ? vaLimitMax : rec.vaBase + rec.vaSize - 1n;
+			const vaLimitNew = numEntries === 0 ? -1n : (BigInt(numEntries) << BigInt(rootPageShift(rm.chip))) - 1n;
+			if (vaLimitNew < vaLimitInternal || vaLimitNew > vaLimitMax) return NV_STATUS.NV_ERR_INVALID_ARGUMENT;
+			// … and only a VA space whose tables the client owns takes a root from outside.
+			if (!rec.externallyOwned) return NV_STATUS.NV_ERR_NOT_SUPPORTED;
+			const physAddress = p.physAddress as bigint;
+			// The host reads a PDB from PAGE_DIR_BASE 31:12 (reference B.5): the root is 4 KiB aligned.
+			if ((physAddress & 0xfffn) !== 0n) return NV_STATUS.NV_ERR_INVALID_ARGUMENT;
+			rec.externalPdb = { physAddress, aperture, numEntries };
+			return NV_STATUS.NV_OK;
+		},
+	},
+	NV0080_CTRL_CMD_DMA_UNSET_PAGE_DIRECTORY: {
+		params: 'NV0080_CTRL_DMA_UNSET_PAGE_DIRECTORY_PARAMS',
+		kinds: DEVICE,
+		handler: (rm, obj, params) => {
+			const p = rm.abi.decode('NV0080_CTRL_DMA_UNSET_PAGE_DIRECTORY_PARAMS', params);
+			const vas = deviceVaSpace(obj, p.hVASpace as number);
+			if (typeof vas === 'number') return vas;
+			const rec = vas.data as unknown as Mutable<VaSpaceRecord>;
+			// OpenRM gvaspaceExternalRootDirRevoke: an externally owned space forgets its root; an RM-managed one
+			// never had an external root to revoke.
+			if (!rec.externallyOwned) return NV_STATUS.NV_ERR_INVALID_STATE;
+			rec.externalPdb = undefined;
 			return NV_STATUS.NV_OK;
 		},
 	},

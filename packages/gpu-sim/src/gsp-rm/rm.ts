@@ -427,13 +427,17 @@ export class RmServer {
 				if (bigPageSize !== 0 && bigPageSize !== 0x1_0000 && bigPageSize !== 0x2_0000) {
 					return NV_STATUS.NV_ERR_INVALID_ARGUMENT;
 				}
+				const flags = (p?.flags as number | undefined) ?? 0;
+				const external = this.abi.constant('NV_VASPACE_ALLOCATION_FLAGS_IS_EXTERNALLY_OWNED') ?? 0x8;
 				return {
 					index: p?.index ?? 0,
-					flags: p?.flags ?? 0,
+					flags,
 					vaBase: p?.vaBase ?? 0n,
 					vaSize: p?.vaSize ?? 0n,
 					bigPageSize,
+					externallyOwned: (flags & external) !== 0,
 					serverReservedPdes: undefined,
+					externalPdb: undefined,
 				};
 			}
 			case 'memory-local':
@@ -465,6 +469,8 @@ export class RmServer {
 					if (vas === undefined || vas.kind !== 'vaspace' || vas.parent !== parent) {
 						return NV_STATUS.NV_ERR_INVALID_OBJECT_HANDLE;
 					}
+					// OpenRM gvaspaceAlloc: RM reserves no VA in a VA space whose page tables are the client's.
+					if ((vas.data as unknown as VaSpaceRecord).externallyOwned) return NV_STATUS.NV_ERR_NOT_SUPPORTED;
 				}
 				const offset = (p?.offset as bigint | undefined) ?? 0n;
 				const limit = (p?.limit as bigint | undefined) ?? 0n;
@@ -500,6 +506,10 @@ export class RmServer {
 			if (vas === undefined || vas.kind !== 'vaspace' || vas.parent !== device) {
 				return NV_STATUS.NV_ERR_INVALID_OBJECT_HANDLE;
 			}
+			// OpenRM kernel_ctxshare.c: a channel in an externally owned VA space needs the root SET_PAGE_DIRECTORY
+			// gave first — RM has no other page directory to program.
+			const rec = vas.data as unknown as VaSpaceRecord;
+			if (rec.externallyOwned && rec.externalPdb === undefined) return NV_STATUS.NV_ERR_INVALID_STATE;
 		}
 		const entries = p.gpFifoEntries as number;
 		if (entries < 2 || (entries & (entries - 1)) !== 0) return NV_STATUS.NV_ERR_INVALID_ARGUMENT;
