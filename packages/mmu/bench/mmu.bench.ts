@@ -35,11 +35,20 @@ const MiB = 1024n * KiB;
 const GiB = 1024n * MiB;
 const TiB = 1024n * GiB;
 
+// On a terminal one line is redrawn in place; in a log (CI, turbo) only each row's start is printed.
+const tty = process.stderr.isTTY === true;
+let lastRow = '';
 function progress(msg: string): void {
-	process.stderr.write(`\r\x1b[2K${msg}`);
+	if (tty) {
+		process.stderr.write(`\r\x1b[2K${msg}`);
+		return;
+	}
+	const row = msg.split(':')[0] ?? msg;
+	if (row !== lastRow) process.stderr.write(`  … ${row}\n`);
+	lastRow = row;
 }
 function done(): void {
-	process.stderr.write('\r\x1b[2K');
+	if (tty) process.stderr.write('\r\x1b[2K');
 }
 
 function median(xs: number[]): number {
