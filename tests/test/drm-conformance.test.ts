@@ -6,8 +6,7 @@
  * case must leave no VRAM, DMA memory, VA space or channel behind). Where a case needs a fake-only control
  * (holding jobs back, completing them out of order) the fake checks the intermediate states and core the
  * end state; timeouts run on the device's virtual clock (`advance`). EXEC cases push real copy-engine
- * methods so that they do real work on core. The socket protocol has no dup(): basic-with_fd_dup uses a
- * second export of the handle, which is the same dma-buf under a new descriptor.
+ * methods so that they do real work on core. basic-with_fd_dup uses the protocol's DUP frame.
  */
 
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -578,8 +577,6 @@ describe.each(DEVICES)('on the $name device', (target) => {
 			expect([await c.primeFdToHandle(fa), await c.primeFdToHandle(fb)]).toEqual([a.handle, b.handle]);
 		});
 		it('basic-with_fd_dup: the dma-buf outlives its first descriptor, the exporter handle and the exporter file', async () => {
-			// The protocol has no dup(): a second PRIME_HANDLE_TO_FD of the same handle is the same dma-buf
-			// under a new descriptor (the kernel's prime cache), which is what dup() gives.
 			const before = kit.buffersHeld();
 			const exporter = await DrmClient.open(c.connection);
 			const importer = await DrmClient.open(c.connection); // the process's second DRM file
@@ -587,8 +584,12 @@ describe.each(DEVICES)('on the $name device', (target) => {
 			const data = patternBytes(64, 0xd0d0);
 			await exporter.pwrite(bo.handle, 512n, data);
 			const fd1 = await exporter.primeHandleToFd(bo.handle);
-			const fd2 = await exporter.primeHandleToFd(bo.handle);
+			const fd2 = await c.connection.dupFd(fd1); // as IGT: dup() of the exported descriptor
 			expect(fd2).not.toBe(fd1);
+			// A second export of the same handle is the same dma-buf too (the kernel's prime cache).
+			const fd3 = await exporter.primeHandleToFd(bo.handle);
+			expect(await importer.primeFdToHandle(fd3)).toBe(await importer.primeFdToHandle(fd1));
+			await c.closeFd(fd3);
 			await exporter.gemClose(bo.handle);
 			await c.closeFd(fd1);
 			await exporter.close();

@@ -94,6 +94,9 @@ describe('socket server: wire format', () => {
 			[encodeRequest(FrameKind.IOCTL, 13, fd, 0x12345678, new Uint8Array(0x1234)), -25], // not 'd': ENOTTY
 			[encodeRequest(FrameKind.OPEN, 14, 0, 7, new Uint8Array(0)), -22], // bad node
 			[encodeRequest(FrameKind.CLOSE, 15, 55, 0, new Uint8Array(0)), -9],
+			[encodeRequest(FrameKind.DUP, 19, 55, 0, new Uint8Array(0)), -9], // dup of a closed fd: EBADF
+			[encodeRequest(FrameKind.DUP, 20, fd, 1, new Uint8Array(0)), -22], // code must be 0
+			[encodeRequest(FrameKind.DUP, 21, fd, 0, new Uint8Array(4)), -22], // no argument
 			[encodeRequest(FrameKind.MMAP_READ, 16, fd, 0, new Uint8Array(16)), -22], // no such offset
 		];
 		// SYNCOBJ_WAIT with count 3 but 1 handle carried: EFAULT.

@@ -555,6 +555,11 @@ export class DrmClient {
 		return (await this.call('PRIME_FD_TO_HANDLE', { fd })).arg.handle;
 	}
 
+	/** `dup(fd)` of a descriptor of this connection (dma-buf, syncobj fd, DRM file). */
+	dupFd(fd: number): Promise<number> {
+		return this.connection.dupFd(fd);
+	}
+
 	/** `close(fd)` of a descriptor of this connection (dma-buf, syncobj fd, another DRM file). */
 	closeFd(fd: number): Promise<void> {
 		return this.connection.closeFd(fd);

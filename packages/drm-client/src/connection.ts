@@ -191,6 +191,13 @@ export class DrmConnection {
 		return r.result;
 	}
 
+	/** `dup(fd)` of any descriptor of this connection: a new descriptor for the same file. */
+	async dupFd(fd: number): Promise<number> {
+		const r = await this.request(FrameKind.DUP, fd, 0, new Uint8Array(0));
+		if (r.result < 0) throw new DrmError('DUP', -r.result);
+		return r.result;
+	}
+
 	/** `close(fd)` of any descriptor of this connection. */
 	async closeFd(fd: number): Promise<void> {
 		const r = await this.request(FrameKind.CLOSE, fd, 0, new Uint8Array(0));

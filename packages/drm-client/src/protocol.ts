@@ -51,6 +51,8 @@ export const FrameKind = {
 	MMAP_READ: 4,
 	/** Write through a CPU mapping: argument `{u64 offset, u64 length}` followed by `length` bytes. */
 	MMAP_WRITE: 5,
+	/** `dup(fd)` of any descriptor of the connection: result = the new descriptor (the lowest free one). */
+	DUP: 6,
 } as const;
 
 /** One of {@link FrameKind}'s values. */

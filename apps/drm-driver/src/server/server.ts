@@ -248,6 +248,11 @@ class Connection {
 				const r = this.process.close(fd);
 				return encodeReply(id, r.ok ? 0 : neg(r.error));
 			}
+			case FrameKind.DUP: {
+				if (argSize !== 0 || extra !== 0 || code !== 0) return encodeReply(id, neg('EINVAL'));
+				const r = this.process.dup(fd);
+				return encodeReply(id, r.ok ? r.value : neg(r.error));
+			}
 			case FrameKind.IOCTL:
 				return this.#ioctl(frame, id, fd, code, argSize);
 			case FrameKind.MMAP_READ:
