@@ -27,8 +27,20 @@ import {
 import { ClockDriver } from './clock-driver.ts';
 import { COPY_CLASSES, type CopyChannelState, CopyEngine } from './copy-engine.ts';
 import { EngineError } from './errors.ts';
-import { CLASS, GP_ENTRY, get32, HOST, MEM_OP, PB, RAMFC, SEM_EXECUTE, USERD, USERMODE } from './fields.ts';
-import { ChannelAddressSpace, physical } from './memory.ts';
+import {
+	CE,
+	CLASS,
+	GP_ENTRY,
+	get32,
+	HOST,
+	MEM_OP,
+	PB,
+	RAMFC,
+	SEM_EXECUTE,
+	USERD,
+	USERMODE,
+} from './fields.ts';
+import { ChannelAddressSpace, physicalAccess } from './memory.ts';
 import {
 	acquireSatisfied,
 	getLe,
@@ -281,6 +293,7 @@ interface Channel {
 	blocked: BlockedOn | undefined;
 	pbCache: { va: bigint; view: DataView; length: number } | undefined;
 	userdMirror: Uint8Array | undefined;
+	userdMirrorView: DataView | undefined;
 	currentGp: { index: number; entry0: number; entry1: number } | undefined;
 	readonly ce: CopyChannelState;
 	error: ChannelErrorReport | undefined;
@@ -330,6 +343,10 @@ export class HostEngine {
 	#lastIgnored: HostEngineStats['lastIgnored'];
 	#dropped = 0;
 	#pumps = 0;
+	/** Scratch for the small reads of the hot path (GP entries, USERD words), consumed at once. */
+	readonly #scratch = new Uint8Array(8);
+	readonly #scratchView = new DataView(this.#scratch.buffer);
+	readonly #scratch4 = this.#scratch.subarray(0, 4);
 
 	constructor(options: HostEngineOptions) {
 		const defaults = engineClassesFor(options.architecture);
@@ -527,6 +544,7 @@ export class HostEngine {
 			blocked: undefined,
 			pbCache: undefined,
 			userdMirror: undefined,
+			userdMirrorView: undefined,
 			currentGp: undefined,
 			ce: this.copyEngine.createState(),
 			error: undefined,
@@ -769,6 +787,7 @@ export class HostEngine {
 	}
 
 	#consume(kind: 'delay' | 'drop-doorbell', chid: number): Injection | undefined {
+		if (this.#injections.size === 0) return undefined;
 		for (const inj of this.#injections) {
 			const f = inj.fault;
 			if (f.kind !== kind || (f.chid !== undefined && f.chid !== chid) || inj.remaining <= 0) continue;
@@ -783,6 +802,7 @@ export class HostEngine {
 	}
 
 	#hostHung(chid: number, runlistId: number): boolean {
+		if (this.#injections.size === 0) return false;
 		for (const inj of this.#injections) {
 			const f = inj.fault;
 			if (
@@ -797,6 +817,7 @@ export class HostEngine {
 	}
 
 	#copyHung(chid: number, runlistId: number): boolean {
+		if (this.#injections.size === 0) return false;
 		for (const inj of this.#injections) {
 			const f = inj.fault;
 			if (
@@ -942,24 +963,17 @@ export class HostEngine {
 	#load(c: Channel): void {
 		// The host reads only what it needs of the instance block: RAMFC GP_BASE (when the registration has no
 		// ring) and the PAGE_DIR_BASE pair at 0x200/0x204.
-		const loc = c.reg.instanceBlock;
-		const word = (offset: number): number => {
-			const b = new Uint8Array(8);
-			physical(
-				'host',
-				() => `instance block read at ${loc.aperture} ${hex(loc.address + BigInt(offset), 10)}`,
-				() => this.#memory.read(loc.aperture, loc.address + BigInt(offset), b),
-			);
-			return new DataView(b.buffer).getUint32(0, true);
-		};
 		const pdb: PageDirectoryBase =
-			c.reg.pdb ?? pageDirectoryBase(decodePageDirectoryWord(word(RAMIN_PDB_LO), word(RAMIN_PDB_LO + 4)));
+			c.reg.pdb ??
+			pageDirectoryBase(
+				decodePageDirectoryWord(this.#instanceWord(c, RAMIN_PDB_LO), this.#instanceWord(c, RAMIN_PDB_LO + 4)),
+			);
 		if (c.reg.gpfifo !== undefined) {
 			c.gpBase = c.reg.gpfifo.va;
 			c.gpEntries = c.reg.gpfifo.entries;
 		} else {
-			const lo = word(RAMFC.GP_BASE);
-			const hi = word(RAMFC.GP_BASE_HI);
+			const lo = this.#instanceWord(c, RAMFC.GP_BASE);
+			const hi = this.#instanceWord(c, RAMFC.GP_BASE_HI);
 			c.gpBase =
 				(BigInt(get32(hi, RAMFC.GP_BASE_HI_OFFSET)) << 32n) | (BigInt(get32(lo, RAMFC.GP_BASE_OFFSET)) << 3n);
 			c.gpEntries = 2 ** get32(hi, RAMFC.GP_BASE_HI_LIMIT2);
@@ -973,6 +987,7 @@ export class HostEngine {
 		}
 		// Mirror of USERD 0x40..0x63 (PUT … GET_HI), so progress is published with one write per turn.
 		c.userdMirror = this.#userdRange(c, USERD.PUT, USERD_MIRROR_SIZE);
+		c.userdMirrorView = new DataView(c.userdMirror.buffer);
 		if (c.gpGet >= c.gpEntries) {
 			stop({
 				kind: 'gpptr',
@@ -980,13 +995,32 @@ export class HostEngine {
 				detail: `GP_GET ${c.gpGet} is outside the ${c.gpEntries}-entry ring`,
 			});
 		}
-		c.space = new ChannelAddressSpace({
+		const space = {
 			mmu: this.#mmu,
 			memory: this.#memory,
 			pdb,
 			privileged: c.privileged,
 			sparseWrites: this.#sparseWrites,
-		});
+		};
+		// The same tables keep the same space, and with it the pages it remembers (valid only while the TLB is
+		// unchanged, so this never outlives an invalidate).
+		if (c.space === undefined || !c.space.sameAs(space)) c.space = new ChannelAddressSpace(space);
+	}
+
+	/** A 32-bit word of the instance block (read as the host does, 8 bytes at a time). */
+	#instanceWord(c: Channel, offset: number): number {
+		const loc = c.reg.instanceBlock;
+		const b = this.#scratch;
+		physicalAccess(
+			this.#memory,
+			'host',
+			'instance block read',
+			'read',
+			loc.aperture,
+			loc.address + BigInt(offset),
+			b,
+		);
+		return this.#scratchView.getUint32(0, true);
 	}
 
 	#space(c: Channel): ChannelAddressSpace {
@@ -995,53 +1029,46 @@ export class HostEngine {
 
 	#userdRange(c: Channel, offset: number, length: number): Uint8Array {
 		const b = new Uint8Array(length);
-		const u = c.reg.userd;
-		physical(
-			'host',
-			() => `USERD read at ${u.aperture} ${hex(u.address + BigInt(offset), 10)}`,
-			() => this.#memory.read(u.aperture, u.address + BigInt(offset), b),
-		);
+		this.#userdAccess(c, 'read', offset, b);
 		return b;
 	}
 
 	#readUserd(c: Channel, offset: number): number {
-		return Number(getLe(this.#userdRange(c, offset, 4), 0, 4));
+		this.#userdAccess(c, 'read', offset, this.#scratch4);
+		return this.#scratchView.getUint32(0, true);
 	}
 
-	#writeUserd(c: Channel, offset: number, bytes: Uint8Array): void {
+	#userdAccess(c: Channel, dir: 'read' | 'write', offset: number, bytes: Uint8Array): void {
 		const u = c.reg.userd;
-		physical(
-			'host',
-			() => `USERD write at ${u.aperture} ${hex(u.address + BigInt(offset), 10)}`,
-			() => this.#memory.write(u.aperture, u.address + BigInt(offset), bytes),
-		);
+		physicalAccess(this.#memory, 'host', `USERD ${dir}`, dir, u.aperture, u.address + BigInt(offset), bytes);
 	}
 
 	#writeUserd32(c: Channel, offset: number, value: number): void {
-		const b = new Uint8Array(4);
-		putLe(b, 0, 4, BigInt(value >>> 0));
-		this.#writeUserd(c, offset, b);
+		this.#scratchView.setUint32(0, value >>> 0, true);
+		this.#userdAccess(c, 'write', offset, this.#scratch4);
 	}
 
 	/** Publish the PBDMA's progress in USERD (GP_GET, GET/GET_HI, PUT/PUT_HI, TOP_LEVEL_GET(_HI), REF). */
 	#writeBack(c: Channel): void {
 		const mirror = c.userdMirror;
-		if (mirror === undefined) return;
-		const put = (offset: number, value: bigint | number) =>
-			putLe(mirror, offset - USERD.PUT, 4, BigInt(value) & 0xffff_ffffn);
+		const view = c.userdMirrorView;
+		if (mirror === undefined || view === undefined) return;
 		const seg = c.segment;
 		if (seg !== undefined) {
-			put(USERD.GET, seg.get);
-			put(USERD.GET_HI, seg.get >> 32n);
-			put(USERD.PUT, seg.end);
-			put(USERD.PUT_HI, seg.end >> 32n);
+			putPointer(view, USERD.GET - USERD.PUT, USERD.GET_HI - USERD.PUT, seg.get);
+			putPointer(view, USERD.PUT - USERD.PUT, USERD.PUT_HI - USERD.PUT, seg.end);
 		}
 		if (c.topLevelGet !== undefined) {
-			put(USERD.TOP_LEVEL_GET, c.topLevelGet);
-			put(USERD.TOP_LEVEL_GET_HI, Number((c.topLevelGet >> 32n) & 0xffn) | USERD.TOP_LEVEL_GET_HI_VALID);
+			const top = c.topLevelGet;
+			view.setUint32(USERD.TOP_LEVEL_GET - USERD.PUT, Number(top & 0xffff_ffffn), true);
+			view.setUint32(
+				USERD.TOP_LEVEL_GET_HI - USERD.PUT,
+				(Number((top >> 32n) & 0xffn) | USERD.TOP_LEVEL_GET_HI_VALID) >>> 0,
+				true,
+			);
 		}
-		put(USERD.REF, c.reference);
-		this.#writeUserd(c, USERD.PUT, mirror);
+		view.setUint32(USERD.REF - USERD.PUT, c.reference >>> 0, true);
+		this.#userdAccess(c, 'write', USERD.PUT, mirror);
 		this.#writeUserd32(c, USERD.GP_GET, c.gpGet);
 	}
 
@@ -1050,10 +1077,9 @@ export class HostEngine {
 
 	#startGpEntry(c: Channel): void {
 		const index = c.gpGet;
-		const raw = new Uint8Array(GP_ENTRY.SIZE);
-		this.#space(c).read(c.gpBase + BigInt(index * GP_ENTRY.SIZE), raw, 'host', 'gpfifo');
-		const entry0 = Number(getLe(raw, 0, 4));
-		const entry1 = Number(getLe(raw, 4, 4));
+		this.#space(c).read(c.gpBase + BigInt(index * GP_ENTRY.SIZE), this.#scratch, 'host', 'gpfifo');
+		const entry0 = this.#scratchView.getUint32(0, true);
+		const entry1 = this.#scratchView.getUint32(4, true);
 		// The entry is committed: GP_GET moves past it now, whatever the segment does later.
 		c.gpGet = (index + 1) % c.gpEntries;
 		c.currentGp = { index, entry0, entry1 };
@@ -1203,19 +1229,24 @@ export class HostEngine {
 
 	#execute(c: Channel, subchannel: number, address: number, data: number): MethodResult {
 		if (address >= HOST.ENGINE_BASE) return this.#engineMethod(c, subchannel, address, data);
-		const illegal = (why: string): never => illegalMethod(subchannel, address, data, why);
+		// No per-method closure for the error path: this runs for every host method.
 		switch (address) {
 			case HOST.SET_OBJECT: {
 				if (subchannel >= PB.FIRST_SW_SUBCHANNEL)
-					illegal('software subchannel (SW methods are not modelled)');
+					illegalMethod(subchannel, address, data, 'software subchannel (SW methods are not modelled)');
 				const classId = get32(data, HOST.SET_OBJECT_NVCLASS);
 				if (!this.copyEngine.supports(classId))
-					illegal(`class ${hex(classId, 4)} is not supported by this engine`);
+					illegalMethod(
+						subchannel,
+						address,
+						data,
+						`class ${hex(classId, 4)} is not supported by this engine`,
+					);
 				c.subchannels[subchannel] = classId;
 				return 'ok';
 			}
 			case HOST.ILLEGAL:
-				return illegal('ILLEGAL');
+				return illegalMethod(subchannel, address, data, 'ILLEGAL');
 			case HOST.NOP:
 			case HOST.WFI:
 			case HOST.FB_FLUSH:
@@ -1235,7 +1266,7 @@ export class HostEngine {
 				c.memOp.c = data;
 				return 'ok';
 			case HOST.MEM_OP_D:
-				this.#memOp(c, data, illegal);
+				this.#memOp(c, subchannel, data);
 				return 'ok';
 			case HOST.SET_REFERENCE:
 				c.reference = data >>> 0;
@@ -1260,13 +1291,18 @@ export class HostEngine {
 				return op === HOST.YIELD_OP_RUNLIST_TIMESLICE || op === HOST.YIELD_OP_TSG ? 'yield' : 'ok';
 			}
 			case HOST.CLEAR_FAULTED:
-				return illegal('CLEAR_FAULTED raises the METHOD interrupt (software handles it)');
+				return illegalMethod(
+					subchannel,
+					address,
+					data,
+					'CLEAR_FAULTED raises the METHOD interrupt (software handles it)',
+				);
 			default:
-				return illegal('not a host method of this class');
+				return illegalMethod(subchannel, address, data, 'not a host method of this class');
 		}
 	}
 
-	#memOp(c: Channel, d: number, illegal: (why: string) => never): void {
+	#memOp(c: Channel, subchannel: number, d: number): void {
 		const op = get32(d, MEM_OP.D_OPERATION);
 		switch (op) {
 			case MEM_OP.OP_MEMBAR:
@@ -1278,11 +1314,17 @@ export class HostEngine {
 				// No caches between the engines and memory are modelled: barriers and L2 maintenance are complete.
 				return;
 			case MEM_OP.OP_ACCESS_COUNTER_CLR:
-				if (!c.privileged) illegal('ACCESS_COUNTER_CLR is privileged');
+				if (!c.privileged) illegalMethod(subchannel, HOST.MEM_OP_D, d, 'ACCESS_COUNTER_CLR is privileged');
 				return;
 			case MEM_OP.OP_MMU_TLB_INVALIDATE:
 			case MEM_OP.OP_MMU_TLB_INVALIDATE_TARGETED: {
-				if (!c.privileged) illegal('MMU_TLB_INVALIDATE is privileged (NV_PPBDMA_CONFIG_AUTH_LEVEL)');
+				if (!c.privileged)
+					illegalMethod(
+						subchannel,
+						HOST.MEM_OP_D,
+						d,
+						'MMU_TLB_INVALIDATE is privileged (NV_PPBDMA_CONFIG_AUTH_LEVEL)',
+					);
 				const m = c.memOp.c;
 				const all = get32(m, MEM_OP.C_TLB_INVALIDATE_PDB) === 1;
 				const scope: InvalidateScope = {
@@ -1305,7 +1347,7 @@ export class HostEngine {
 				return;
 			}
 			default:
-				illegal(`MEM_OP_D operation ${hex(op, 2)} is not modelled`);
+				illegalMethod(subchannel, HOST.MEM_OP_D, d, `MEM_OP_D operation ${hex(op, 2)} is not modelled`);
 		}
 	}
 
@@ -1316,17 +1358,12 @@ export class HostEngine {
 		const va = (BigInt(c.sem.addrHi) << 32n) | BigInt(c.sem.addrLo >>> 0);
 		const payload =
 			bits === 64 ? (BigInt(c.sem.payloadHi) << 32n) | BigInt(c.sem.payloadLo) : BigInt(c.sem.payloadLo);
-		const bad = (why: string): never =>
-			stop({
-				kind: 'semaphore',
-				engine: 'host',
-				detail: `SEM_EXECUTE ${hex(data)} at ${hex(va, 10)}: ${why}`,
-				method: { subchannel, address: HOST.SEM_EXECUTE, data },
-			});
-		if (va % BigInt(size) !== 0n) bad(`a ${bits}-bit semaphore must be ${size}-byte aligned`);
+		if (va % BigInt(size) !== 0n)
+			semaphoreError(subchannel, data, va, `a ${bits}-bit semaphore must be ${size}-byte aligned`);
 		if (op === SEM_EXECUTE.OP_RELEASE || op === SEM_EXECUTE.OP_REDUCTION) {
 			const timestamp = get32(data, SEM_EXECUTE.RELEASE_TIMESTAMP) === 1;
-			if (timestamp && va % 16n !== 0n) bad('a release with timestamp must be 16-byte aligned');
+			if (timestamp && va % 16n !== 0n)
+				semaphoreError(subchannel, data, va, 'a release with timestamp must be 16-byte aligned');
 			const space = this.#space(c);
 			if (timestamp) {
 				// The timestamp is written before the payload, so an acquirer never sees a stale time.
@@ -1343,7 +1380,12 @@ export class HostEngine {
 				const red = get32(data, SEM_EXECUTE.REDUCTION);
 				const signed = get32(data, SEM_EXECUTE.REDUCTION_FORMAT) === 0;
 				if (!hostReductionSupported(red, bits, signed)) {
-					bad(`reduction ${red} (${signed ? 'signed' : 'unsigned'} ${bits}-bit) is not supported`);
+					semaphoreError(
+						subchannel,
+						data,
+						va,
+						`reduction ${red} (${signed ? 'signed' : 'unsigned'} ${bits}-bit) is not supported`,
+					);
 				}
 				space.atomic(va, size, 'host', 'semaphore', (old) => {
 					const b = new Uint8Array(size);
@@ -1357,7 +1399,8 @@ export class HostEngine {
 		}
 		const blocked = { kind: 'acquire' as const, va, payload, operation: op, bits };
 		const satisfied = this.#acquire(c, blocked);
-		if (satisfied === undefined) return bad(`operation ${op} is not defined`);
+		if (satisfied === undefined)
+			return semaphoreError(subchannel, data, va, `operation ${op} is not defined`);
 		if (satisfied) return 'ok';
 		c.blocked = blocked;
 		c.stats.acquireBlocks++;
@@ -1412,7 +1455,8 @@ export class HostEngine {
 			address,
 			data,
 		);
-		c.pbCache = undefined;
+		// Only a launch writes memory (copies, semaphores), which may be the pushbuffer; other methods set registers.
+		if (address === CE.LAUNCH_DMA) c.pbCache = undefined;
 		return 'done';
 	}
 
@@ -1493,6 +1537,21 @@ function illegalMethod(subchannel: number, address: number, data: number, why: s
 		detail: `method ${hex(address, 4)} = ${hex(data)} on subchannel ${subchannel}: ${why}`,
 		method: { subchannel, address, data },
 	});
+}
+
+function semaphoreError(subchannel: number, data: number, va: bigint, why: string): never {
+	return stop({
+		kind: 'semaphore',
+		engine: 'host',
+		detail: `SEM_EXECUTE ${hex(data)} at ${hex(va, 10)}: ${why}`,
+		method: { subchannel, address: HOST.SEM_EXECUTE, data },
+	});
+}
+
+/** Store a pointer as the two little-endian words (low, high) USERD keeps it in. */
+function putPointer(view: DataView, lo: number, hi: number, value: bigint): void {
+	view.setUint32(lo, Number(value & 0xffff_ffffn), true);
+	view.setUint32(hi, Number((value >> 32n) & 0xffff_ffffn), true);
 }
 
 function invalidEntry(dword: number, why: string): never {

@@ -6,7 +6,15 @@
  */
 
 import { GspkitError, hex } from '@gspkit/hal';
-import type { GpuMmu, MmuAccess, PageAperture, PageDirectoryBase, TableAperture } from '../mmu/index.ts';
+import {
+	denial,
+	type GpuMmu,
+	type LeafEntry,
+	type MmuAccess,
+	type PageAperture,
+	type PageDirectoryBase,
+	type TableAperture,
+} from '../mmu/index.ts';
 import { stop } from './stop.ts';
 import type { EngineClient, EngineMemory, EngineName } from './types.ts';
 
@@ -27,17 +35,11 @@ export interface SimulatedGpuMemorySource {
  * maps pages, not allocations.
  */
 export function simulatedGpuMemory(gpu: SimulatedGpuMemorySource): EngineMemory {
-	const sysChunks = (pa: bigint, length: number, fn: (at: bigint, pos: number, len: number) => void) => {
-		let pos = 0;
-		while (pos < length) {
-			const at = pa + BigInt(pos);
-			const alloc = gpu.dma.findAllocation(at);
-			// No allocation: let the device access itself raise the DMA fault with its own message.
-			const room = alloc === undefined ? length - pos : Number(alloc.busAddress + BigInt(alloc.size) - at);
-			const len = Math.max(1, Math.min(length - pos, room));
-			fn(at, pos, len);
-			pos += len;
-		}
+	/** Bytes from `at` that stay inside one DMA allocation (all of them when none: the access faults itself). */
+	const room = (at: bigint, left: number): number => {
+		const alloc = gpu.dma.findAllocation(at);
+		const r = alloc === undefined ? left : Number(alloc.busAddress + BigInt(alloc.size) - at);
+		return Math.max(1, Math.min(left, r));
 	};
 	return {
 		read(aperture, pa, dst) {
@@ -45,14 +47,24 @@ export function simulatedGpuMemory(gpu: SimulatedGpuMemorySource): EngineMemory 
 				gpu.fb.read(pa, dst);
 				return;
 			}
-			sysChunks(pa, dst.length, (at, pos, len) => dst.set(gpu.dmaRead(at, len), pos));
+			for (let pos = 0; pos < dst.length; ) {
+				const at = pa + BigInt(pos);
+				const len = room(at, dst.length - pos);
+				dst.set(gpu.dmaRead(at, len), pos);
+				pos += len;
+			}
 		},
 		write(aperture, pa, src) {
 			if (aperture === 'video') {
 				gpu.fb.write(pa, src);
 				return;
 			}
-			sysChunks(pa, src.length, (at, pos, len) => gpu.dmaWrite(at, src.subarray(pos, pos + len)));
+			for (let pos = 0; pos < src.length; ) {
+				const at = pa + BigInt(pos);
+				const len = room(at, src.length - pos);
+				gpu.dmaWrite(at, len === src.length ? src : src.subarray(pos, pos + len));
+				pos += len;
+			}
 		},
 	};
 }
@@ -67,6 +79,30 @@ export function physical<T>(engine: EngineName, what: () => string, fn: () => T)
 	} catch (e) {
 		if (e instanceof GspkitError) {
 			return stop({ kind: 'memory', engine, detail: `${what()}: ${e.message}` });
+		}
+		throw e;
+	}
+}
+
+/**
+ * {@link physical} for one read or write without closures (the engines' hot paths): the same `'memory'`
+ * channel error, described as `<prefix> at <aperture> <pa>`.
+ */
+export function physicalAccess(
+	memory: EngineMemory,
+	engine: EngineName,
+	prefix: string,
+	dir: 'read' | 'write',
+	aperture: TableAperture,
+	pa: bigint,
+	bytes: Uint8Array,
+): void {
+	try {
+		if (dir === 'read') memory.read(aperture, pa, bytes);
+		else memory.write(aperture, pa, bytes);
+	} catch (e) {
+		if (e instanceof GspkitError) {
+			stop({ kind: 'memory', engine, detail: `${prefix} at ${aperture} ${hex(pa, 10)}: ${e.message}` });
 		}
 		throw e;
 	}
@@ -89,6 +125,16 @@ export interface AddressSpaceOptions {
  */
 export class ChannelAddressSpace {
 	readonly #o: AddressSpaceOptions;
+	/**
+	 * Pages this space used lately, per 4 KiB (a few, replaced in turn): a copy of the TLB's entry, valid
+	 * while the TLB's generation is the one recorded. Every page size is a multiple of 4 KiB, so while the TLB
+	 * is unchanged a lookup anywhere in the 4 KiB page returns this entry: using the copy is the same
+	 * translation, counted as the same TLB hit. Anything else (a miss, a fault, a sparse page, an access
+	 * crossing 4 KiB) takes the full translation.
+	 */
+	readonly #pages: RecentPage[] = [];
+	/** The slot the next remembered page replaces, once all are used. */
+	#next = 0;
 
 	constructor(options: AddressSpaceOptions) {
 		this.#o = options;
@@ -99,16 +145,38 @@ export class ChannelAddressSpace {
 		return this.#o.pdb;
 	}
 
+	/** Whether this space is the one `options` describe (same tables, privilege and sparse-write rule). */
+	sameAs(options: AddressSpaceOptions): boolean {
+		const a = this.#o;
+		const p = options.pdb;
+		return (
+			a.mmu === options.mmu &&
+			a.memory === options.memory &&
+			a.privileged === options.privileged &&
+			a.sparseWrites === options.sparseWrites &&
+			a.pdb.aperture === p.aperture &&
+			a.pdb.address === p.address &&
+			a.pdb.bigPageSize === p.bigPageSize &&
+			a.pdb.useVer2PtFormat === p.useVer2PtFormat
+		);
+	}
+
 	/** Read `dst.length` bytes at `va`. Sparse pages read as zeros. */
 	read(va: bigint, dst: Uint8Array, engine: EngineName, client: EngineClient): void {
+		const page = this.#recent(va, dst.length, 'read');
+		if (page !== undefined) {
+			this.#phys(engine, client, 'read', page.aperture, page.base + (va & page.mask), dst);
+			return;
+		}
 		const segments = this.#translate(va, dst.length, 'read', engine, client);
 		let pos = 0;
 		for (const s of segments) {
-			const part = dst.subarray(pos, pos + s.length);
+			const part = s.length === dst.length ? dst : dst.subarray(pos, pos + s.length);
 			if (s.sparse) part.fill(0);
 			else this.#phys(engine, client, 'read', s.aperture, s.pa, part);
 			pos += s.length;
 		}
+		this.#remember(va, dst.length);
 	}
 
 	/** Write `src` at `va` (`access` `'atomic'` for reductions, so ATOMIC_DISABLE pages fault). */
@@ -119,12 +187,21 @@ export class ChannelAddressSpace {
 		client: EngineClient,
 		access: MmuAccess = 'write',
 	): void {
+		const page = this.#recent(va, src.length, access);
+		if (page !== undefined) {
+			this.#phys(engine, client, 'write', page.aperture, page.base + (va & page.mask), src);
+			return;
+		}
 		const segments = this.#translate(va, src.length, access, engine, client);
 		let pos = 0;
 		for (const s of segments) {
-			if (!s.sparse) this.#phys(engine, client, 'write', s.aperture, s.pa, src.subarray(pos, pos + s.length));
+			if (!s.sparse) {
+				const part = s.length === src.length ? src : src.subarray(pos, pos + s.length);
+				this.#phys(engine, client, 'write', s.aperture, s.pa, part);
+			}
 			pos += s.length;
 		}
+		this.#remember(va, src.length);
 	}
 
 	/** Read-modify-write of `length` bytes at `va` as one atomic access (translated once for `'atomic'`). */
@@ -135,6 +212,14 @@ export class ChannelAddressSpace {
 		client: EngineClient,
 		update: (old: Uint8Array) => Uint8Array,
 	): void {
+		const page = this.#recent(va, length, 'atomic');
+		if (page !== undefined) {
+			const pa = page.base + (va & page.mask);
+			const old = new Uint8Array(length);
+			this.#phys(engine, client, 'read', page.aperture, pa, old);
+			this.#phys(engine, client, 'write', page.aperture, pa, update(old));
+			return;
+		}
 		const segments = this.#translate(va, length, 'atomic', engine, client);
 		const old = new Uint8Array(length);
 		let pos = 0;
@@ -148,6 +233,55 @@ export class ChannelAddressSpace {
 			if (!s.sparse)
 				this.#phys(engine, client, 'write', s.aperture, s.pa, next.subarray(pos, pos + s.length));
 			pos += s.length;
+		}
+		this.#remember(va, length);
+	}
+
+	/**
+	 * The remembered page for an access of `length` bytes at `va` inside one 4 KiB page, if the TLB has not
+	 * changed since and the page allows `access`; it counts the TLB hit the full translation would count.
+	 */
+	#recent(va: bigint, length: number, access: MmuAccess): RecentPage | undefined {
+		if (length <= 0 || Number(va & SMALL_PAGE_MASK) + length > SMALL_PAGE) return undefined;
+		const number = va >> SMALL_PAGE_SHIFT;
+		const pages = this.#pages;
+		let page: RecentPage | undefined;
+		for (let i = 0; i < pages.length; i++) {
+			const p = pages[i] as RecentPage;
+			if (p.number === number) {
+				page = p;
+				break;
+			}
+		}
+		const tlb = this.#o.mmu.tlb;
+		if (page === undefined || page.generation !== tlb.generation) return undefined;
+		if (denial(page.leaf, access, this.#o.privileged) !== undefined) return undefined;
+		tlb.recordHit();
+		return page;
+	}
+
+	/** After a full translation of an access inside one 4 KiB page: remember the page the TLB now holds. */
+	#remember(va: bigint, length: number): void {
+		if (length <= 0 || Number(va & SMALL_PAGE_MASK) + length > SMALL_PAGE) return;
+		const mmu = this.#o.mmu;
+		const leaf = mmu.cachedPage(this.#o.pdb, va);
+		if (leaf === undefined || leaf.aperture === 'peer') return;
+		const number = va >> SMALL_PAGE_SHIFT;
+		const page: RecentPage = {
+			number,
+			generation: mmu.tlb.generation,
+			leaf,
+			aperture: leaf.aperture,
+			base: leaf.base,
+			mask: (1n << BigInt(leaf.pageShift)) - 1n,
+		};
+		const pages = this.#pages;
+		const same = pages.findIndex((p) => p.number === number);
+		if (same >= 0) pages[same] = page;
+		else if (pages.length < RECENT_PAGES) pages.push(page);
+		else {
+			pages[this.#next] = page;
+			this.#next = (this.#next + 1) % RECENT_PAGES;
 		}
 	}
 
@@ -200,13 +334,26 @@ export class ChannelAddressSpace {
 				detail: `${engine} ${client} ${dir} at peer address ${hex(pa, 10)}: peer memory is not modelled`,
 			});
 		}
-		const ap = aperture as TableAperture;
-		physical(
-			engine,
-			() => `${engine} ${client} ${dir} at ${ap} ${hex(pa, 10)}`,
-			() => (dir === 'read' ? this.#o.memory.read(ap, pa, bytes) : this.#o.memory.write(ap, pa, bytes)),
-		);
+		physicalAccess(this.#o.memory, engine, `${engine} ${client} ${dir}`, dir, aperture, pa, bytes);
 	}
+}
+
+const SMALL_PAGE_SHIFT = 12n;
+const SMALL_PAGE = 4096;
+const SMALL_PAGE_MASK = 0xfffn;
+/** Remembered pages per space: a job touches a handful (ring, pushbuffer, semaphores, copy source/destination). */
+const RECENT_PAGES = 8;
+
+/** A page of a {@link ChannelAddressSpace}, as the TLB held it at `generation`. */
+interface RecentPage {
+	/** VA >> 12. */
+	readonly number: bigint;
+	readonly generation: number;
+	readonly leaf: LeafEntry;
+	readonly aperture: TableAperture;
+	readonly base: bigint;
+	/** Offset mask of the (possibly larger) page. */
+	readonly mask: bigint;
 }
 
 type Segment =

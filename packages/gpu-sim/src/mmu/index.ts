@@ -41,7 +41,7 @@ export {
 	pageDirectoryBase,
 	type SubcontextEntry,
 } from './instance-block.ts';
-export { GpuMmu, type GpuMmuOptions, mmuOptionsForArchitecture, type WalkTrace } from './mmu.ts';
+export { denial, GpuMmu, type GpuMmuOptions, mmuOptionsForArchitecture, type WalkTrace } from './mmu.ts';
 export {
 	type InvalidateAperture,
 	type InvalidateRecord,

@@ -31,7 +31,13 @@ import type {
 	TranslateOptions,
 	TranslateResult,
 } from './types.ts';
-import { type FormatGeometry, PageWalker, type WalkOutcome, type WalkStep } from './walker.ts';
+import {
+	type FormatGeometry,
+	type LeafEntry,
+	PageWalker,
+	type WalkOutcome,
+	type WalkStep,
+} from './walker.ts';
 
 /** Options of {@link GpuMmu}. */
 export interface GpuMmuOptions {
@@ -118,6 +124,14 @@ function makeFault(
 	};
 }
 
+/** Why `access` may not use `page` (privilege first, then read-only, then atomics), if it may not. */
+export function denial(page: LeafEntry, access: MmuAccess, privileged: boolean): FaultReason | undefined {
+	if (page.privileged && !privileged) return 'privilege';
+	if (page.readOnly && access !== 'read') return 'read-only';
+	if (page.atomicDisabled && access === 'atomic') return 'atomic';
+	return undefined;
+}
+
 const ACCESSES: ReadonlySet<string> = new Set(['read', 'write', 'atomic']);
 
 /**
@@ -134,6 +148,7 @@ export class GpuMmu {
 	readonly registers: MmuInvalidateRegisters;
 	readonly #walker: PageWalker;
 	readonly #vaLimit: bigint;
+	#lastKey: { aperture: string; address: bigint; key: string } | undefined;
 
 	constructor(options: GpuMmuOptions) {
 		if (options.format !== 'v2' && options.format !== 'v3') {
@@ -187,26 +202,33 @@ export class GpuMmu {
 			throw new InvalidArgumentError(`length must be a non-negative integer, got ${length}`, { length });
 		}
 		const segments: RangeSegment[] = [];
+		const privileged = options.privileged ?? false;
 		let cursor = va;
 		let remaining = length;
 		while (remaining > 0) {
 			const r = this.#resolve(pdb, cursor);
-			const t =
-				typeof r === 'string'
-					? ({ ok: false, tlbHit: false, fault: makeFault(cursor, access, 'PDB', r) } as const)
-					: this.#finish(r.outcome, cursor, access, options.privileged ?? false, r.tlbHit);
-			if (!t.ok && t.fault.reason !== 'sparse') return { ok: false, fault: t.fault, segments };
-			const shift = BigInt(typeof r === 'string' ? 0 : (r.outcome as { pageShift: number }).pageShift);
+			if (typeof r === 'string') return { ok: false, fault: makeFault(cursor, access, 'PDB', r), segments };
+			const outcome = r.outcome;
+			// Only a page the access may use skips #finish (which builds the full record); everything else goes
+			// through it, so faults are exactly those of translate().
+			const usable = outcome.kind === 'page' && denial(outcome, access, privileged) === undefined;
+			if (!usable) {
+				const t = this.#finish(outcome, cursor, access, privileged, r.tlbHit);
+				if (!t.ok && t.fault.reason !== 'sparse') return { ok: false, fault: t.fault, segments };
+			}
+			const shift = BigInt(outcome.kind === 'fault' ? 0 : outcome.pageShift);
 			const pageEnd = ((cursor >> shift) + 1n) << shift;
 			const take = Number(pageEnd - cursor < BigInt(remaining) ? pageEnd - cursor : BigInt(remaining));
 			const last = segments[segments.length - 1];
-			if (t.ok) {
+			if (usable) {
+				const page = outcome as LeafEntry;
+				const pa = page.base + (cursor & ((1n << BigInt(page.pageShift)) - 1n));
 				if (
 					last !== undefined &&
 					!last.sparse &&
-					last.aperture === t.aperture &&
-					last.peerId === t.peerId &&
-					last.pa + BigInt(last.length) === t.pa
+					last.aperture === page.aperture &&
+					last.peerId === page.peerId &&
+					last.pa + BigInt(last.length) === pa
 				) {
 					segments[segments.length - 1] = { ...last, length: last.length + take };
 				} else {
@@ -214,9 +236,9 @@ export class GpuMmu {
 						sparse: false,
 						va: cursor,
 						length: take,
-						aperture: t.aperture,
-						pa: t.pa,
-						...(t.peerId === undefined ? {} : { peerId: t.peerId }),
+						aperture: page.aperture,
+						pa,
+						...(page.peerId === undefined ? {} : { peerId: page.peerId }),
 					});
 				}
 			} else if (last?.sparse) {
@@ -228,6 +250,17 @@ export class GpuMmu {
 			remaining -= take;
 		}
 		return { ok: true, segments };
+	}
+
+	/**
+	 * The page the TLB holds for `va` in `pdb`'s space, as a lookup would return it now, without counting a
+	 * hit or walking (`undefined` when not cached, sparse, or the TLB is off). The engines keep such pages per
+	 * 4 KiB and reuse them while {@link TranslationCache.generation} is unchanged.
+	 */
+	cachedPage(pdb: PageDirectoryBase, va: bigint): LeafEntry | undefined {
+		if (pdb.aperture === 'invalid') return undefined;
+		const leaf = this.tlb.peek(this.#key(pdb.aperture, pdb.address), va);
+		return leaf?.kind === 'page' ? leaf : undefined;
 	}
 
 	/** Walk the tables for `va` without the TLB, recording every entry read (diagnostics, tests). */
@@ -260,12 +293,21 @@ export class GpuMmu {
 		const early = this.#checkRoot(pdb, va);
 		if (early !== undefined) return early;
 		const aperture = pdb.aperture as Exclude<PageDirectoryBase['aperture'], 'invalid'>;
-		const key = pdbKey(aperture, pdb.address);
+		const key = this.#key(aperture, pdb.address);
 		const cached = this.tlb.lookup(key, va);
 		if (cached !== undefined) return { outcome: cached, tlbHit: true };
 		const outcome = this.#walker.walk({ aperture, address: pdb.address }, va, this.tlb.pdeCache(key));
 		if (outcome.kind !== 'fault') this.tlb.insert(key, va, outcome);
 		return { outcome, tlbHit: false };
+	}
+
+	/** `pdbKey`, remembering the last one (engines translate in one space at a time). */
+	#key(aperture: Exclude<PageDirectoryBase['aperture'], 'invalid'>, address: bigint): string {
+		const k = this.#lastKey;
+		if (k !== undefined && k.aperture === aperture && k.address === address) return k.key;
+		const key = pdbKey(aperture, address);
+		this.#lastKey = { aperture, address, key };
+		return key;
 	}
 
 	#finish(
@@ -290,10 +332,7 @@ export class GpuMmu {
 		if (outcome.kind === 'sparse') {
 			return { ok: false, tlbHit, fault: makeFault(va, access, outcome.level, 'sparse', extra) };
 		}
-		let denied: FaultReason | undefined;
-		if (outcome.privileged && !privileged) denied = 'privilege';
-		else if (outcome.readOnly && access !== 'read') denied = 'read-only';
-		else if (outcome.atomicDisabled && access === 'atomic') denied = 'atomic';
+		const denied = denial(outcome, access, privileged);
 		if (denied !== undefined) {
 			return { ok: false, tlbHit, fault: makeFault(va, access, outcome.level, denied, extra) };
 		}

@@ -95,6 +95,7 @@ export class TranslationCache {
 	readonly #pdeShiftByNumber: readonly number[];
 	#hits = 0;
 	#misses = 0;
+	#generation = 0;
 
 	/** @param pdeShifts VA shift of each PDE level, indexed by PDE number (PDE0 first). */
 	constructor(pdeShifts: readonly number[], options: TlbOptions = {}) {
@@ -107,6 +108,32 @@ export class TranslationCache {
 		this.enabled = options.enabled ?? true;
 		this.capacity = capacity;
 		this.#pdeShiftByNumber = pdeShifts;
+	}
+
+	/**
+	 * Changes whenever the cached leaves may have changed (an insert, an eviction, an invalidate). A copy of a
+	 * lookup's result taken at one generation is what the same lookup returns while the generation is unchanged,
+	 * so the engines keep such copies per 4 KiB page (every page size is a multiple of 4 KiB).
+	 */
+	get generation(): number {
+		return this.#generation;
+	}
+
+	/** Count a hit served from a copy of this cache (see {@link TranslationCache.generation}). */
+	recordHit(): void {
+		this.#hits++;
+	}
+
+	/** {@link TranslationCache.lookup} without counting: what a lookup of `va` would return now. */
+	peek(key: string, va: bigint): CachedLeaf | undefined {
+		if (!this.enabled) return undefined;
+		const space = this.#spaces.get(key);
+		if (space === undefined) return undefined;
+		for (const shift of space.shifts) {
+			const hit = space.leaves.get(Number(va >> BigInt(shift)) * 64 + shift);
+			if (hit !== undefined) return hit;
+		}
+		return undefined;
 	}
 
 	/** A cached page or sparse range covering `va` in the space `key`, if any. */
@@ -129,6 +156,7 @@ export class TranslationCache {
 	/** Cache a walk result for the page containing `va`. */
 	insert(key: string, va: bigint, leaf: CachedLeaf): void {
 		if (!this.enabled) return;
+		this.#generation++;
 		const space = this.#space(key);
 		if (space.leaves.size >= this.capacity) {
 			const oldest = space.leaves.keys().next().value;
@@ -165,6 +193,7 @@ export class TranslationCache {
 
 	/** Drop cached entries per `scope` (the pushbuffer `MMU_TLB_INVALIDATE` path can call this too). */
 	invalidate(scope: InvalidateScope = {}, source: 'mmio' | 'api' = 'api', raw?: number): InvalidateRecord {
+		this.#generation++;
 		const base = { scope, source, ...(raw === undefined ? {} : { raw }) };
 		if (scope.allVa === false) {
 			const record: InvalidateRecord = { ...base, leavesDropped: 0, pdesDropped: 0, ignored: 'targeted-va' };
