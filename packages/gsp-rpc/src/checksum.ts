@@ -58,11 +58,10 @@ function section(id: number, bytes: number[]): number[] {
 }
 
 /**
- * `(func (param $p i32) (param $n i32) (result i32)` with locals `$a $b v128`, `$end i32`:
- * `end = p + n; loop { if p >= end break; a ^= load(p); b ^= load(p+16); p += 32 }`, then the four i32 lanes of
- * `a ^ b` XORed together.
+ * The kernel's code body: `(func (param $p i32) (param $n i32) (result i32)` with locals `$a $b v128`,
+ * `$end i32`: `end = p + n; loop { if p >= end break; a ^= load(p); b ^= load(p+16); p += 32 }`, then the four
+ * i32 lanes of `a ^ b` XORed together.
  */
-/** The kernel's code body (see the comment above). */
 function kernelCode(): number[] {
 	return [
 		2,

@@ -596,15 +596,13 @@ export class QueuePair {
 		// The checksum covers the element zero-padded to 8 bytes: zero the (≤ 7) padding bytes in the ring.
 		const sumBytes = (total + 7) & ~7;
 		this.#ringFill0(this.#txEntries, this.#txCount, ring0 + total, sumBytes - total);
-		// Header words from the ring; payload words from the caller's (unshared, cache-hot) buffers when they
-		// start on element word boundaries, so shared memory is written once and not read back.
+		// Header words from the ring. Payload words: with the in-place kernel, from the ring where they lie;
+		// without it, from the caller's (unshared, cache-hot) buffers when they start on element word boundaries,
+		// so shared memory is written once and not read back (else from the ring).
 		let x = this.#ringXor(this.#txEntries, this.#txCount, ring0, H + R);
 		const headPart = Math.max(0, Math.min(len, headLen - off));
 		const bodyPart = len - headPart;
-		if (this.#xorKernel !== undefined) {
-			// Folding the ring in place beats folding the private copy (which goes through a scratch copy).
-			x ^= this.#ringXor(this.#txEntries, this.#txCount, ring0 + H + R, sumBytes - H - R);
-		} else if (bodyPart === 0 || headPart % 4 === 0) {
+		if (this.#xorKernel === undefined && (bodyPart === 0 || headPart % 4 === 0)) {
 			if (headPart > 0) x ^= xorBytes(head, off, headPart);
 			if (bodyPart > 0) x ^= xorBytes(body!, off + headPart - headLen, bodyPart);
 		} else {
